@@ -1,0 +1,62 @@
+# Two commands set everything up on a fresh machine: `make lab` and `make test`.
+# Both create .venv once; the install is redone only when pyproject.toml changes.
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+JOBS    ?= 2
+FIRST_LESSON := lessons/01_chain_rule_sympy.ipynb
+ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
+NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: lab test test-fast notebooks release release-check bench install clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## JupyterLab for the course: first lesson open, lessons listed, no news pop-ups, kernel started without asking.
+## The settings override ships as bpkit/jupyterlab_overrides.json; plotly and widgets need no build step.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.d/bpkit.json
+
+$(LAB_OVERRIDES): bpkit/jupyterlab_overrides.json $(VENV)/.installed
+	mkdir -p $(@D)
+	cp $< $@
+
+lab: $(VENV)/.installed $(LAB_OVERRIDES)
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=$(CURDIR) $(wildcard $(FIRST_LESSON))
+
+## The whole suite: unit, gradient, grading, nbval over every lesson and exercise source, browser.
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -n $(JOBS) --dist loadfile tests lessons exercises/source $(NBVAL)
+
+## Unit tests only (no notebooks, no browser): the quick loop while developing.
+test-fast: $(VENV)/.installed-test
+	$(PY) -m pytest -n $(JOBS) --dist loadfile tests -m "not browser"
+
+## Re-execute every lesson and exercise source notebook in place (deterministic, no widget state).
+notebooks: $(VENV)/.installed-test
+	$(PY) -m bpkit.notebooks lessons/*.ipynb exercises/source/*.ipynb
+
+## Regenerate the student notebooks from the instructor sources.
+release: $(VENV)/.installed
+	$(PY) -m bpkit release exercises/source --out exercises
+
+## Fail when a committed student notebook differs from a fresh release (also a test in tests/test_release.py).
+release-check: $(VENV)/.installed
+	$(PY) -m bpkit release exercises/source --out exercises --check
+
+bench: $(VENV)/.installed
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

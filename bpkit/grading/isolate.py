@@ -1,0 +1,123 @@
+"""Strip the catalog's ``call`` functions down to what they use, so the child holds no reference solution.
+
+A ``FunctionSpec.call`` lives in a module that also holds the reference implementation; a student's function that
+walks up the stack (``sys._getframe(1).f_globals``) or the garbage collector's object list could reach it. The
+worker therefore keeps only *isolated copies* of the calls: the same code, but with globals limited to the names
+the code reads (themselves isolated when they come from ``bpkit``), and closures copied the same way. Then it drops
+every ``bpkit`` module except the grader's own and collects garbage; ``leaked_objects()`` verifies that no
+reference function, spec or ``bpkit.nn`` object is left for a submission to find.
+"""
+from __future__ import annotations
+
+import builtins
+import gc
+import sys
+import types
+
+_PLAIN = (str, int, float, bool, bytes, type(None))
+
+
+class NotIsolable(TypeError):
+    """A call refers to something from bpkit that cannot be copied safely (a bpkit module or class)."""
+
+
+def _from_bpkit(obj) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    if isinstance(obj, types.ModuleType):
+        module = obj.__name__
+    return module == "bpkit" or (module.startswith("bpkit.") and not module.startswith("bpkit.grading"))
+
+
+def _names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def isolate(fn, _memo=None):
+    """A copy of the function ``fn`` that can reach only what its own code names (see the module docstring)."""
+    memo = {} if _memo is None else _memo
+    if id(fn) in memo:
+        return memo[id(fn)]
+    new_globals = {"__builtins__": builtins, "__name__": "bpkit_isolated_call"}
+    cells = tuple(types.CellType() for _ in fn.__closure__ or ())
+    new = types.FunctionType(fn.__code__, new_globals, fn.__name__, None, cells or None)
+    memo[id(fn)] = new          # first, so a function that refers to itself is copied once
+    for name in _names(fn.__code__):
+        if name in fn.__globals__:
+            new_globals[name] = _value(fn.__globals__[name], memo)
+    for cell, old in zip(cells, fn.__closure__ or ()):
+        try:
+            cell.cell_contents = _value(old.cell_contents, memo)
+        except ValueError:      # an empty cell stays empty
+            pass
+    new.__defaults__ = tuple(_value(d, memo) for d in fn.__defaults__ or ()) or None
+    new.__kwdefaults__ = {k: _value(v, memo) for k, v in (fn.__kwdefaults__ or {}).items()} or None
+    new.__qualname__ = fn.__qualname__
+    return new
+
+
+def _value(value, memo):
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, (tuple, list, frozenset)):
+        return type(value)(_value(v, memo) for v in value)
+    if isinstance(value, dict):
+        return {k: _value(v, memo) for k, v in value.items()}
+    if isinstance(value, types.FunctionType) and _from_bpkit(value):
+        return isolate(value, memo)
+    if _from_bpkit(value):
+        raise NotIsolable(f"a grading call refers to {getattr(value, '__name__', type(value).__name__)} from "
+                          f"{getattr(value, '__module__', '?')}")
+    return value   # numpy, the standard library, builtins
+
+
+def drop_bpkit_modules() -> None:
+    """Remove every bpkit module but the grader's own from ``sys.modules`` and free what they held."""
+    for name in list(sys.modules):
+        if (name == "bpkit" or name.startswith("bpkit.")) and not name.startswith("bpkit.grading"):
+            del sys.modules[name]
+    gc.collect()
+
+
+def leaked_objects() -> list[str]:
+    """Functions, classes and objects from bpkit (outside the grader and the isolated calls) still alive."""
+    leaks = []
+    for obj in gc.get_objects():
+        if isinstance(obj, types.FunctionType):
+            if obj.__globals__.get("__name__") != "bpkit_isolated_call" and _from_bpkit(obj):
+                leaks.append(f"function {obj.__module__}.{obj.__qualname__}")
+        elif isinstance(obj, type) and _from_bpkit(obj):
+            leaks.append(f"class {obj.__module__}.{obj.__qualname__}")
+        elif isinstance(obj, types.ModuleType) and _from_bpkit(obj):
+            leaks.append(f"module {obj.__name__}")
+    return leaks
+
+
+def isolated_calls(exercise_id: str) -> tuple[list[str], dict, list[str]]:
+    """The exercise's function names, their isolated ``call`` copies, and warnings (empty when all is well).
+
+    Afterwards no bpkit module but the grader's is loaded. A call that cannot be copied safely is kept as it is
+    (grading still works) and named in the warnings, as is any reference object that survives: the instructor is
+    told the isolation is weaker rather than left without a grader.
+    """
+    from bpkit.exercises.catalog import get_exercise   # imported here so nothing module-level keeps it
+
+    exercise = get_exercise(exercise_id)
+    names = [spec.name for spec in exercise.functions]
+    calls, warnings, spec = {}, [], None
+    for spec in exercise.functions:
+        try:
+            calls[spec.name] = isolate(spec.call)
+        except NotIsolable as exc:
+            calls[spec.name] = spec.call
+            warnings.append(f"{spec.name}: {exc}; its call keeps the catalog module loaded")
+    del exercise, get_exercise, spec   # the loop variable would keep the last spec alive
+    drop_bpkit_modules()
+    leaks = leaked_objects()
+    if leaks:
+        warnings.append("reference objects reachable from a submission: " + ", ".join(leaks[:5]) +
+                        (" ..." if len(leaks) > 5 else ""))
+    return names, calls, warnings

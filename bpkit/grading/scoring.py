@@ -1,0 +1,178 @@
+"""Turn what a child sent back (a ``RawRun``) into check rows, a score, a status and a message.
+
+Everything here runs in the grader: the outputs are compared by the catalog's ``grade`` (reference values and
+numerical gradients computed here), never by anything the child said. A case that never came back gets the
+catalog's ``failure`` rows with the reason (timeout, crash, ...), so the maximum score never changes.
+
+Row statuses: ok | not_implemented | missing | error | timeout | memory. The submission's status is the most severe
+that cost points: timeout > memory > error > missing (undefined or not implemented) > ok; ``invalid`` and
+``missing`` (no notebook) are decided before anything runs.
+"""
+from __future__ import annotations
+
+import signal as _signal
+
+from . import protocol
+from .runner import RawRun
+
+SEVERITY = ["timeout", "memory", "error", "missing", "ok"]
+_CASE_STATUSES = {"ok", "missing", "not_implemented", "error", "memory", "timeout"}
+HINTS = {
+    "timeout": "look for a loop that never ends, or work far larger than the inputs need",
+    "memory": "look for an array far larger than the inputs (an outer product, a huge np.zeros, a list that "
+              "keeps growing)",
+    "not_implemented": "replace the raise NotImplementedError(...) line with your code",
+}
+
+
+def row_status(status: str) -> str:
+    return "missing" if status == "not_implemented" else status
+
+
+def _rank(status: str) -> int:
+    """Severity order for sorting (unknown statuses, e.g. "invalid", first)."""
+    status = row_status(status)
+    return SEVERITY.index(status) if status in SEVERITY else -1
+
+
+def score_run(exercise, cases: dict, run: RawRun, timeout: float, memory_mb: float) -> dict:
+    """Rows (as dicts), score, status, message and notes for one executed submission."""
+    notes: list[str] = []
+    got: dict = {}
+    state = {"cell": None, "call": None, "done": False, "memory": False, "blocked": []}
+    specs = {spec.name: spec for spec in exercise.functions}
+    for header, arrays in run.frames:
+        try:
+            _read_frame(header, arrays, specs, cases, state, got, notes)
+        except (TypeError, ValueError, AttributeError, KeyError):   # the child controls these bytes
+            notes.append("a malformed message from the submission's process was ignored")
+    ending = None if state["done"] and not run.problem else _ending(run, state, specs, cases, timeout, memory_mb)
+    rows = []
+    for spec in exercise.functions:
+        for i, case in enumerate(cases[spec.name]):
+            if (spec.name, i) in got:
+                status, message, values = got[(spec.name, i)]
+                rows += _grade(spec, case, i, status, message, values, notes)
+            else:
+                status, message = ending or ("error", "no result came back for this case")
+                rows += spec.failure(case, status, message, hint=HINTS.get(status, ""))
+    result = summarize(exercise, rows, notes)
+    if state["memory"] and result["status"] in ("error", "missing") and result["score"] < result["max_score"]:
+        result["status"] = "memory"
+    result["blocked_imports"] = state["blocked"]
+    return result
+
+
+def _read_frame(header, arrays, specs, cases, state, got, notes) -> None:
+    event = header.get("event")
+    if event == "cell" and isinstance(header.get("index"), int):
+        state["cell"] = header["index"]
+    elif event == "cells":
+        notes += [str(n)[:500] for n in header.get("notes", [])[:50]]
+        state["memory"] = header.get("memory") is True
+    elif event == "calling":
+        state["call"] = (header.get("function"), header.get("case"))
+    elif event == "case":
+        name, i = header.get("function"), header.get("case")
+        if not isinstance(name, str) or name not in specs or not isinstance(i, int) or not 0 <= i < len(cases[name]) or (name, i) in got:
+            return
+        status = header.get("status") if header.get("status") in _CASE_STATUSES else "error"
+        message = str(header.get("message", ""))[:1000]
+        values = {}
+        if status == "ok":
+            try:
+                values = protocol.decode_values(header.get("values"), arrays)
+            except protocol.ProtocolError as exc:
+                status, message = "error", f"returned something that is not plain numbers ({exc})"
+        got[(name, i)] = (status, message, values)
+    elif event == "done":
+        state["done"] = True
+        if isinstance(header.get("blocked"), list):
+            state["blocked"] = [str(b)[:100] for b in header["blocked"][:20]]
+
+
+def _where(state, specs, cases) -> str:
+    call = state["call"]
+    if call and isinstance(call[0], str) and call[0] in specs and isinstance(call[1], int) \
+            and 0 <= call[1] < len(cases[call[0]]):
+        return f"while running {call[0]} (case {call[1] + 1} of {len(cases[call[0]])})"
+    if state["cell"] is not None:
+        return f"while running code cell {state['cell']}"
+    return "before running any code"
+
+
+def _ending(run: RawRun, state, specs, cases, timeout: float, memory_mb: float) -> tuple[str, str]:
+    where = _where(state, specs, cases)
+    if run.timed_out:
+        return "timeout", f"did not finish within {timeout:g} s ({where})"
+    if run.signal == _signal.SIGXCPU:
+        return "timeout", f"used more than {timeout:g} s of CPU time ({where})"
+    if run.lost:
+        return "error", f"{run.problem} ({where})"
+    if run.problem:
+        return "error", f"{run.problem} ({where})"
+    if run.exit_code is not None:
+        return "error", f"the process exited with code {run.exit_code} {where} (os._exit()?); nothing after " \
+                        "that point could be checked"
+    if run.signal is not None:
+        name = _signal.Signals(run.signal).name if run.signal in _signal.Signals._value2member_map_ else run.signal
+        if run.signal == _signal.SIGKILL:
+            return "memory", f"was killed (SIGKILL) {where}; usually this means it ran out of memory " \
+                             f"(the limit is {memory_mb:g} MB)"
+        return "error", f"crashed with {name} {where}"
+    return "error", f"stopped without reporting {where}"
+
+
+def _grade(spec, case, i, status, message, values, notes) -> list:
+    if status != "ok":
+        hint = HINTS.get(status, "")
+        if status == "missing":
+            hint = f"define {spec.signature} in a code cell of the notebook"
+        elif status == "error" and "TypeError" in message and "argument" in message:
+            message += f"; expected {spec.signature}"
+        return spec.failure(case, status, message, hint=hint)
+    bad = protocol.nonfinite_counts(values)
+    if bad:
+        notes.append(f"{spec.name} (case {i + 1}) returned NaN or infinity in " +
+                     ", ".join(f"{k} ({n} entries)" for k, n in sorted(bad.items())))
+    try:
+        rows = spec.grade(case, values)
+    except Exception as exc:  # noqa: BLE001 - outputs so odd that a comparison failed
+        return spec.failure(case, "error", f"could not check what {spec.name} returned "
+                            f"({type(exc).__name__}: {str(exc)[:200]})")
+    for row in rows:
+        row.points = float(min(max(row.points, 0.0), row.max_points))
+    return rows
+
+
+def summarize(exercise, rows, notes: list[str]) -> dict:
+    """Score and status from rows; the message names the first problem of each function that lost points."""
+    score = round(sum(r.points for r in rows), 6)
+    worst = min((r for r in rows if r.points < r.max_points or row_status(r.status) != "ok"),
+                key=lambda r: _rank(r.status), default=None)
+    status = "ok" if worst is None or _rank(worst.status) < 0 else row_status(worst.status)
+    first: dict[str, str] = {}      # function -> its most telling lost row's message
+    for r in sorted(rows, key=lambda r: _rank(r.status)):
+        if r.points < r.max_points and r.function not in first:
+            first[r.function] = r.message or r.hint or f"{r.name} failed"
+    by_message: dict[str, list[str]] = {}
+    for function, text in first.items():
+        by_message.setdefault(text, []).append(function)
+    names = [spec.name for spec in exercise.functions]
+    message = "; ".join(text if len(fns) == len(names) and len(fns) > 1 else f"{', '.join(fns)}: {text}"
+                        for text, fns in by_message.items())
+    if len(message) > 500:
+        message = message[:497] + "..."
+    return {"score": score, "max_score": exercise.max_points, "status": status, "message": message,
+            "checks": [r.to_dict() for r in rows], "notes": notes}
+
+
+def unrun(exercise, status: str, message: str) -> dict:
+    """The result for a submission that never ran: an invalid notebook, or none at all (status missing)."""
+    rows = []
+    for spec in exercise.functions:
+        rows += spec.failure(None, status, message)
+    result = summarize(exercise, rows, [])
+    result.update(status=status, message=message)
+    result["blocked_imports"] = []
+    return result

@@ -1,0 +1,19 @@
+"""A small NumPy neural-network library whose every backward pass is written out by hand."""
+from .clip import clip_grad_norm, grad_norm
+from .conv import Conv2d, MaxPool2d, col2im, im2col
+from .init import he_normal, he_uniform, xavier_normal, xavier_uniform
+from .layers import Flatten, Layer, Linear, ReLU, Sigmoid, Tanh, sigmoid
+from .losses import bce_with_logits, log_softmax, mse_loss, softmax, softmax_cross_entropy
+from .model import History, Sequential, accuracy, evaluate, fit, predict
+from .optim import SGD, Adam, Optimizer, RMSProp
+from .recurrent import RNN, Embedding, LastStep, MeanOverTime
+
+__all__ = [
+    "Layer", "Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "sigmoid", "Sequential",
+    "mse_loss", "softmax_cross_entropy", "bce_with_logits", "softmax", "log_softmax",
+    "SGD", "RMSProp", "Adam", "Optimizer",
+    "xavier_uniform", "xavier_normal", "he_normal", "he_uniform",
+    "Conv2d", "MaxPool2d", "im2col", "col2im", "Embedding", "RNN", "LastStep", "MeanOverTime",
+    "clip_grad_norm", "grad_norm",
+    "fit", "evaluate", "predict", "accuracy", "History",
+]

@@ -1,0 +1,176 @@
+"""``Sequential`` (a stack of layers) and ``fit`` (the mini-batch training loop)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .._validate import as_float_array, as_rng
+from .layers import Layer
+
+
+class Sequential(Layer):
+    """Layers applied in order; backward runs them in reverse and returns the gradient for the input."""
+
+    def __init__(self, *layers: Layer):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not (hasattr(layer, "forward") and hasattr(layer, "backward")):
+                raise TypeError(f"layer {i}: expected a layer with forward and backward, got {type(layer).__name__}")
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def parameters(self):
+        """Yield ``(layer, name)`` for every parameter: the array is ``layer.params[name]``."""
+        for layer in self.layers:
+            yield from layer.parameters()
+
+    def zero_grad(self) -> None:
+        for layer, name in self.parameters():
+            layer.grads[name].fill(0.0)
+
+    def astype(self, dtype):
+        for layer in self.layers:
+            if hasattr(layer, "astype"):
+                layer.astype(dtype)
+        return self
+
+    def num_parameters(self) -> int:
+        return sum(layer.params[name].size for layer, name in self.parameters())
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __repr__(self):
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential(\n  {inner}\n)"
+
+
+@dataclass
+class History:
+    """What ``fit`` records: loss per step, and loss (and accuracy, for class labels) per epoch."""
+
+    step_loss: list[float] = field(default_factory=list)
+    epoch_loss: list[float] = field(default_factory=list)
+    epoch_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+
+    def __repr__(self):
+        parts = [f"{len(self.epoch_loss)} epochs, {len(self.step_loss)} steps"]
+        if self.epoch_loss:
+            parts.append(f"final loss {self.epoch_loss[-1]:.4f}")
+        if self.epoch_accuracy:
+            parts.append(f"final accuracy {self.epoch_accuracy[-1]:.3f}")
+        if self.val_accuracy:
+            parts.append(f"validation accuracy {self.val_accuracy[-1]:.3f}")
+        return "History(" + ", ".join(parts) + ")"
+
+
+def accuracy(outputs: np.ndarray, y: np.ndarray) -> float | None:
+    """Fraction right: argmax for (N, C) scores against integer labels, sign for one logit per sample against
+    0/1 targets; None when the targets are not classes (regression)."""
+    y = np.asarray(y)
+    if outputs.ndim == 2 and outputs.shape[1] > 1 and y.ndim == 1 and y.dtype.kind in "iu":
+        return float(np.mean(outputs.argmax(axis=1) == y))
+    if outputs.shape == y.shape and y.size and np.all((y == 0) | (y == 1)) and outputs.dtype.kind == "f" \
+            and y.dtype.kind in "iub":
+        return float(np.mean((outputs > 0) == (y == 1)))
+    return None
+
+
+def evaluate(model, loss_fn: Callable, X, y, batch_size: int = 1024):
+    """(loss, accuracy or None) of ``model`` on (X, y), in batches; the model's gradients are untouched."""
+    outputs = predict(model, X, batch_size)
+    loss, _ = loss_fn(outputs, y)
+    return loss, accuracy(outputs, y)
+
+
+def predict(model, X, batch_size: int = 1024) -> np.ndarray:
+    """The model's outputs for every row of X, computed in batches."""
+    X = as_float_array(X, "X")
+    return np.concatenate([model.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="epoch", leave=True)
+
+
+def fit(model, loss_fn: Callable, optimizer, X, y, epochs: int = 10, batch_size: int = 32, seed=0,
+        progress: bool = True, validation=None, callback: Callable | None = None) -> History:
+    """Train ``model`` with mini-batches, shuffling each epoch with ``seed``; return a ``History``.
+
+    X: (N, ...) inputs; y: (N,) integer labels or targets of the model's output shape.
+    loss_fn(outputs, y_batch) -> (loss, doutputs). optimizer: has ``step()``, updates the model in place.
+    validation: optional (X_val, y_val), evaluated after every epoch.
+    callback(history, epoch): called after every epoch (dashboards draw live curves with it).
+    The same seed, model and data give the same history, bit for bit.
+    """
+    X = as_float_array(X, "X")
+    y = np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"y: expected {len(X)} targets to match X, got {len(y)}")
+    if int(epochs) < 1 or int(batch_size) < 1:
+        raise ValueError(f"epochs and batch_size: expected positive integers, got {epochs} and {batch_size}")
+    rng = as_rng(seed)
+    history = History()
+    bar = _progress(epochs, progress, "training")
+    n = len(X)
+    for epoch in range(int(epochs)):
+        order = rng.permutation(n)
+        losses, right, counted = [], 0.0, 0
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            xb, yb = X[batch], y[batch]
+            model.zero_grad()
+            outputs = model.forward(xb)
+            loss, dout = loss_fn(outputs, yb)
+            model.backward(dout)
+            optimizer.step()
+            losses.append(loss)
+            acc = accuracy(outputs, yb)
+            if acc is not None:
+                right += acc * len(batch)
+                counted += len(batch)
+        history.step_loss.extend(losses)
+        sizes = [min(batch_size, n - s) for s in range(0, n, batch_size)]
+        history.epoch_loss.append(float(np.average(losses, weights=sizes)))
+        if counted:
+            history.epoch_accuracy.append(right / counted)
+        if validation is not None:
+            val_loss, val_acc = evaluate(model, loss_fn, *validation)
+            history.val_loss.append(val_loss)
+            if val_acc is not None:
+                history.val_accuracy.append(val_acc)
+        if bar is not None:
+            postfix = {"loss": f"{history.epoch_loss[-1]:.4f}"}
+            if history.epoch_accuracy:
+                postfix["acc"] = f"{history.epoch_accuracy[-1]:.3f}"
+            bar.set_postfix(postfix, refresh=False)
+            bar.update(1)
+        if callback is not None:
+            callback(history, epoch)
+    if bar is not None:
+        bar.close()
+    return history

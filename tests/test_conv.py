@@ -1,0 +1,151 @@
+"""Conv2d and MaxPool2d: forward against a direct loop, backward against central differences (float64,
+relative error <= 1e-7), the im2col/col2im adjoint identity, dtype handling and clear errors."""
+import numpy as np
+import pytest
+
+import bpkit.nn as nn
+from bpkit.gradcheck import TOLERANCE, check_layer
+
+# (N, C, H, W, F, kernel, stride, padding): batch size 1, strides 1-2, padding 0-2, non-square kernels and images
+CONV_SHAPES = [
+    (1, 1, 5, 5, 2, 3, 1, 0),
+    (2, 3, 6, 7, 4, 3, 1, 1),
+    (3, 2, 8, 8, 3, 3, 2, 0),
+    (2, 2, 7, 6, 2, (2, 3), (2, 1), (1, 2)),
+    (1, 1, 4, 4, 1, 4, 1, 0),
+]
+
+
+def naive_conv(x, W, b, stride, pad):
+    """The definition, one output pixel at a time: a sliding dot product over every window."""
+    (sh, sw), (ph, pw) = stride, pad
+    N, C, H, Wd = x.shape
+    F, _, kh, kw = W.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    Ho, Wo = (H + 2 * ph - kh) // sh + 1, (Wd + 2 * pw - kw) // sw + 1
+    out = np.zeros((N, F, Ho, Wo))
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    window = xp[n, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    out[n, f, i, j] = np.sum(window * W[f]) + b[f]
+    return out
+
+
+def make_conv(C, F, k, s, p, rng):
+    layer = nn.Conv2d(C, F, k, stride=s, padding=p, seed=rng)
+    layer.params["b"][:] = rng.standard_normal(F)
+    return layer
+
+
+@pytest.mark.parametrize("N,C,H,W,F,k,s,p", CONV_SHAPES)
+def test_conv_forward_matches_naive_loop(N, C, H, W, F, k, s, p):
+    rng = np.random.default_rng(N + 10 * C + 100 * H)
+    layer = make_conv(C, F, k, s, p, rng)
+    x = rng.standard_normal((N, C, H, W))
+    expected = naive_conv(x, layer.params["W"], layer.params["b"], layer.stride, layer.padding)
+    out = layer.forward(x)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("N,C,H,W,F,k,s,p", CONV_SHAPES)
+def test_conv_backward_matches_numerical(N, C, H, W, F, k, s, p):
+    rng = np.random.default_rng(N + 10 * C + 100 * W)
+    layer = make_conv(C, F, k, s, p, rng)
+    report = check_layer(layer, rng.standard_normal((N, C, H, W)), seed=1)
+    assert set(report.errors) == {"x", "W", "b"}
+    assert report.max_error <= TOLERANCE, str(report)
+
+
+def test_im2col_col2im_are_adjoint():
+    """<im2col(x), c> == <x, col2im(c)> for any x, c: col2im is exactly the transpose that backward needs."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 7, 6))
+    cols = nn.im2col(x, (3, 2), (2, 1), (1, 1))
+    c = rng.standard_normal(cols.shape)
+    lhs = np.sum(cols * c)
+    rhs = np.sum(x * nn.col2im(c, x.shape, (3, 2), (2, 1), (1, 1)))
+    assert abs(lhs - rhs) <= 1e-12 * max(1.0, abs(lhs))
+
+
+def distinct_values(rng, shape):
+    """A shuffled grid of values 0.05 apart: no two entries of a pooling window tie, nor come within h of each other."""
+    return rng.permutation(np.prod(shape)).reshape(shape) * 0.05 - 1.0
+
+
+@pytest.mark.parametrize("shape,k,s", [((1, 1, 4, 4), 2, None), ((2, 3, 6, 6), 2, None),
+                                       ((2, 2, 7, 7), 3, 2), ((3, 1, 5, 6), (2, 3), 1)])
+def test_maxpool_backward_matches_numerical(shape, k, s):
+    rng = np.random.default_rng(shape[0] * 7 + shape[2])
+    report = check_layer(nn.MaxPool2d(k, stride=s), distinct_values(rng, shape), seed=2)
+    assert report.max_error <= TOLERANCE, str(report)
+
+
+def test_maxpool_forward_and_gradient_go_to_argmax():
+    x = np.array([[[[1., 5., 2., 0.],
+                    [3., 4., 8., 1.],
+                    [0., 0., 6., 7.],
+                    [9., 2., 3., 5.]]]])
+    pool = nn.MaxPool2d(2)
+    np.testing.assert_array_equal(pool.forward(x), [[[[5., 8.], [9., 7.]]]])
+    dx = pool.backward(np.array([[[[10., 20.], [30., 40.]]]]))
+    expected = np.zeros((1, 1, 4, 4))
+    expected[0, 0, 0, 1], expected[0, 0, 1, 2], expected[0, 0, 3, 0], expected[0, 0, 2, 3] = 10, 20, 30, 40
+    np.testing.assert_array_equal(dx, expected)
+
+
+def test_conv_keeps_float32_and_matches_float64():
+    rng = np.random.default_rng(0)
+    layer = nn.Conv2d(2, 3, 3, padding=1, seed=0)
+    x = rng.standard_normal((2, 2, 5, 5))
+    out64 = layer.forward(x)
+    out32 = layer.forward(x.astype(np.float32))
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, out64, rtol=1e-4, atol=1e-5)
+    assert layer.backward(np.ones_like(out32)).dtype == np.float32
+
+
+def test_conv_init_is_seeded_with_he_fan_in():
+    a, b = nn.Conv2d(4, 16, 3, seed=5), nn.Conv2d(4, 16, 3, seed=5)
+    np.testing.assert_array_equal(a.params["W"], b.params["W"])
+    assert a.params["W"].shape == (16, 4, 3, 3) and a.params["b"].shape == (16,)
+    big = nn.Conv2d(8, 64, 3, seed=0).params["W"]
+    assert abs(big.std() - np.sqrt(2 / (8 * 9))) < 0.1 * np.sqrt(2 / (8 * 9))
+
+
+def test_cnn_trains_in_a_sequential():
+    """A tiny CNN fits 32 random images: the layers compose with Sequential, fit and Adam."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 1, 6, 6)), rng.integers(0, 3, 32)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, seed=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(36, 3, seed=2))
+    history = nn.fit(model, nn.softmax_cross_entropy, nn.Adam(model, lr=0.03), X, y, epochs=40,
+                     batch_size=32, progress=False)
+    assert history.epoch_loss[-1] < 0.2 * history.epoch_loss[0]
+
+
+@pytest.mark.parametrize("x_shape,message", [
+    ((2, 3, 5), r"Conv2d input: expected a 4-D array of shape \(N, 2, H, W\), got shape \(2, 3, 5\)"),
+    ((2, 3, 5, 5), r"Conv2d input: expected shape \(N, 2, H, W\) with 2 on axis 1, got shape \(2, 3, 5, 5\)"),
+    ((1, 2, 2, 2), r"expected images of at least 3 x 3 pixels .* got shape \(1, 2, 2, 2\)"),
+])
+def test_conv_bad_input_names_expected_and_given(x_shape, message):
+    with pytest.raises(ValueError, match=message):
+        nn.Conv2d(2, 4, 3, seed=0).forward(np.zeros(x_shape))
+
+
+def test_conv_bad_dout_and_arguments():
+    layer = nn.Conv2d(1, 2, 3, seed=0)
+    layer.forward(np.zeros((2, 1, 5, 5)))
+    with pytest.raises(ValueError, match=r"expected the shape of .*\(2, 2, 3, 3\), got shape \(2, 2, 5, 5\)"):
+        layer.backward(np.zeros((2, 2, 5, 5)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        nn.Conv2d(1, 2, 3).backward(np.zeros((1, 2, 1, 1)))
+    with pytest.raises(TypeError, match="kernel_size: expected an int or a pair of ints"):
+        nn.Conv2d(1, 2, 2.5)
+    with pytest.raises(ValueError, match="expected kernel and stride >= 1"):
+        nn.Conv2d(1, 2, 3, stride=0).forward(np.zeros((1, 1, 5, 5)))
+    with pytest.raises(ValueError, match=r"MaxPool2d input: expected a 4-D array .* got shape \(4, 4\)"):
+        nn.MaxPool2d(2).forward(np.zeros((4, 4)))

@@ -1,0 +1,180 @@
+"""Every dashboard headless: set a slider or click a button in Python, then check the numbers in the figure."""
+import numpy as np
+import pytest
+
+from bpkit.data import make_moons, make_spirals
+from bpkit.nn import SGD, Adam, Linear, ReLU, Sequential, fit, softmax, softmax_cross_entropy
+from bpkit.viz.decision_boundary import DecisionBoundary
+from bpkit.viz.gd_explorer import VERDICTS, GradientDescentExplorer, classify_run, gradient_descent_1d
+from bpkit.viz.optimizer_race import OptimizerRace
+from bpkit.viz.point_optimizers import PointModel, make_optimizer, trajectory
+from bpkit.viz.surfaces import SURFACES
+from bpkit.viz.training_dashboard import TrainingDashboard
+
+
+# --- gradient-descent explorer -----------------------------------------------------------------------------------
+
+def test_explorer_slider_redraws_the_iterates_of_x_squared():
+    g = GradientDescentExplorer(x0=2.5, lr=0.1, steps=20)
+    g.lr.value = 0.3
+    x = np.asarray(g.fig.data[1].x)
+    np.testing.assert_allclose(x, 2.5 * (1 - 2 * 0.3) ** np.arange(21), rtol=1e-12)   # x_{t+1} = (1 - 2 lr) x_t
+    np.testing.assert_allclose(g.fig.data[1].y, x ** 2, rtol=1e-12)
+    np.testing.assert_allclose(g.fig.data[2].y, x ** 2, rtol=1e-12)
+    g.steps.value = 5
+    assert len(g.fig.data[1].x) == 6 and list(g.fig.data[2].x) == list(range(6))
+
+
+@pytest.mark.parametrize("lr, verdict", [(0.005, "too small"), (0.1, "converges"), (0.8, "oscillates"),
+                                         (1.2, "diverges")])
+def test_explorer_names_the_four_regimes(lr, verdict):
+    g = GradientDescentExplorer()
+    g.lr.value = lr
+    assert g.last_verdict == verdict
+    assert VERDICTS[verdict] in g.verdict.value and f"lr = {lr:.3g}" in g.verdict.value
+
+
+def test_explorer_with_a_custom_function_and_errors():
+    f, df = (lambda x: np.cosh(x)), (lambda x: np.sinh(x))
+    g = GradientDescentExplorer(f, df, x0=1.0, lr=0.5, steps=3)
+    x1 = 1.0 - 0.5 * np.sinh(1.0)
+    assert g.fig.data[1].x[1] == pytest.approx(x1)
+    assert g.fig.data[1].y[1] == pytest.approx(np.cosh(x1))
+    with pytest.raises(ValueError, match="both"):
+        GradientDescentExplorer(f=f)
+    assert classify_run(*(np.array(v) for v in ([1.0, 3.0], [1.0, 9.0], [2.0, 6.0]))) == "diverges"
+    assert len(gradient_descent_1d(lambda x: 2 * x, 1.0, 10.0, 100)) < 101      # stops once it has blown up
+
+
+# --- optimizer race -------------------------------------------------------------------------------------------------
+
+def test_race_paths_follow_the_update_rules_on_the_quadratic():
+    race = OptimizerRace("ill-conditioned quadratic", steps=30)
+    race.lr.value = 0.05
+    x0, y0 = SURFACES["ill-conditioned quadratic"].start
+    t = np.arange(31)
+    flat, lifted = race.path_traces("SGD")
+    # f = (x^2 + 20 y^2) / 2: SGD multiplies x by (1 - lr) and y by (1 - 20 lr) each step
+    np.testing.assert_allclose(flat.x, x0 * (1 - 0.05) ** t, rtol=1e-12)
+    np.testing.assert_allclose(flat.y, y0 * (1 - 20 * 0.05) ** t, atol=1e-12)
+    np.testing.assert_allclose(lifted.z, 0.5 * (np.asarray(flat.x) ** 2 + 20 * np.asarray(flat.y) ** 2))
+    # Adam's first step moves every coordinate by lr against the gradient's sign (m_hat / sqrt(v_hat) = g / |g|)
+    adam, _ = race.path_traces("Adam")
+    assert adam.x[1] == pytest.approx(x0 + 0.05, rel=1e-6) and adam.y[1] == pytest.approx(y0 - 0.05, rel=1e-6)
+
+
+def test_race_beta1_slider_changes_only_the_optimizers_that_use_it():
+    race = OptimizerRace("ill-conditioned quadratic", steps=20)
+    before = {name: np.array(race.path_traces(name)[0].x) for name in race.optimizers}
+    race.beta1.value = 0.5
+    after = {name: np.array(race.path_traces(name)[0].x) for name in race.optimizers}
+    np.testing.assert_array_equal(after["SGD"], before["SGD"])
+    np.testing.assert_array_equal(after["RMSProp"], before["RMSProp"])
+    assert not np.allclose(after["Momentum"], before["Momentum"])
+    assert not np.allclose(after["Adam"], before["Adam"])
+    # Momentum (PyTorch's rule, buf = g at the first step): x2 = x1 - lr (beta1 g0 + g1)
+    lr, (x0, _) = race.lr.value, SURFACES["ill-conditioned quadratic"].start
+    x1 = x0 - lr * x0
+    assert after["Momentum"][2] == pytest.approx(x1 - lr * (0.5 * x0 + x1), rel=1e-12)
+
+
+def test_race_surface_dropdown_redraws_the_landscape_and_resets_lr():
+    race = OptimizerRace(steps=10)
+    race.surface.value = "saddle"
+    s = SURFACES["saddle"]
+    contour = race.fig.data[1]
+    X, Y = np.meshgrid(contour.x, contour.y)
+    np.testing.assert_allclose(contour.z, s.f(X, Y), rtol=1e-12)
+    assert race.lr.value == pytest.approx(s.lr)
+    assert race.path_traces("SGD")[0].x[0] == s.start[0]
+    race.surface.value = "rosenbrock"                      # drawn in log scale: log10(1 + f - min f)
+    Z = SURFACES["rosenbrock"].f(*np.meshgrid(race.fig.data[1].x, race.fig.data[1].y))
+    np.testing.assert_allclose(race.fig.data[0].z, np.log10(1 + Z - Z.min()), rtol=1e-12)
+
+
+def test_race_reports_divergence():
+    race = OptimizerRace("rosenbrock", steps=50)
+    race.lr.value = 0.1
+    assert len(race.paths["SGD"]) < 51
+    assert "diverged" in race.summary.value
+
+
+def test_point_optimizer_is_the_library_optimizer():
+    model = PointModel([1.0, -2.0])
+    assert [(layer is model, name) for layer, name in model.parameters()] == [(True, "xy")]
+    assert isinstance(make_optimizer("Adam", model, 0.1, 0.8, 0.9), Adam)
+    assert make_optimizer("Momentum", model, 0.1, 0.7).momentum == 0.7
+    with pytest.raises(ValueError, match="expected one of"):
+        make_optimizer("Adagrad", model, 0.1)
+    path = trajectory("saddle", "SGD", lr=0.1, steps=3, start=(1.0, 0.5))
+    x, y = 1.0, 0.5
+    for k in range(1, 4):
+        x, y = x - 0.1 * x, y - 0.1 * (y ** 3 - y)
+        assert path[k] == pytest.approx([x, y], rel=1e-12)
+
+
+# --- training dashboard -----------------------------------------------------------------------------------------
+
+def make_model(seed):
+    return Sequential(Linear(2, 16, seed=seed), ReLU(), Linear(16, 2, seed=seed + 1))
+
+
+def test_train_button_draws_the_same_curves_as_fit():
+    X, y = make_moons(120, seed=0)
+    Xv, yv = make_moons(60, seed=1)
+    dash = TrainingDashboard(make_model, softmax_cross_entropy, X, y, validation=(Xv, yv), epochs=3)
+    dash.lr.value, dash.batch_size.value, dash.epochs.value = 0.2, 16, 4
+    dash.train_button.click()
+    reference = make_model(0)
+    expected = fit(reference, softmax_cross_entropy, SGD(reference, 0.2), X, y, epochs=4, batch_size=16, seed=0,
+                   progress=False, validation=(Xv, yv))
+    np.testing.assert_allclose(dash.fig.data[0].y, expected.epoch_loss, rtol=1e-12)
+    np.testing.assert_allclose(dash.fig.data[1].y, expected.val_loss, rtol=1e-12)
+    np.testing.assert_allclose(dash.fig.data[2].y, expected.epoch_accuracy, rtol=1e-12)
+    np.testing.assert_allclose(dash.fig.data[3].y, expected.val_accuracy, rtol=1e-12)
+    assert list(dash.fig.data[0].x) == [1, 2, 3, 4]
+    assert dash.progress.value == dash.progress.max == 4
+    assert len(dash.history.step_loss) == 4 * 8          # 120 / 16 -> 8 batches per epoch
+    assert not dash.train_button.disabled and "done" in dash.status.value
+
+
+def test_second_run_replaces_the_curves_and_uses_the_chosen_optimizer():
+    X, y = make_moons(64, seed=0)
+    dash = TrainingDashboard(make_model, softmax_cross_entropy, X, y, epochs=5)
+    dash.train_button.click()
+    dash.epochs.value, dash.optimizer.value, dash.lr.value = 2, "Adam", 0.01
+    dash.train_button.click()
+    reference = make_model(0)
+    expected = fit(reference, softmax_cross_entropy, Adam(reference, 0.01), X, y, epochs=2, batch_size=32,
+                   progress=False)
+    np.testing.assert_allclose(dash.fig.data[0].y, expected.epoch_loss, rtol=1e-12)
+    assert len(dash.fig.data[1].y) == 0                   # no validation set, no validation curve
+    assert dash.batch_size.options[-1] == 64 and dash.batch_size.options[:3] == (1, 2, 4)
+
+
+# --- decision boundary ------------------------------------------------------------------------------------------
+
+def test_decision_boundary_heatmap_is_the_model_probability_and_follows_training():
+    X, y = make_moons(100, seed=0)
+    model = make_model(0)
+    boundary = DecisionBoundary(model, X, y, resolution=30, every=2)
+    heat = boundary.fig.data[0]
+    gx, gy = np.meshgrid(heat.x, heat.y)
+    p1 = softmax(model.forward(np.column_stack([gx.ravel(), gy.ravel()])))[:, 1].reshape(30, 30)
+    np.testing.assert_allclose(heat.z, p1, rtol=1e-12)
+    before = np.array(heat.z)
+    fit(model, softmax_cross_entropy, SGD(model, 0.5), X, y, epochs=4, progress=False, callback=boundary.callback)
+    p1 = softmax(model.forward(np.column_stack([gx.ravel(), gy.ravel()])))[:, 1].reshape(30, 30)
+    np.testing.assert_allclose(boundary.fig.data[0].z, p1, rtol=1e-12)
+    assert not np.allclose(boundary.fig.data[0].z, before)
+    assert "epoch 4" in boundary.fig.layout.title.text
+
+
+def test_decision_boundary_many_classes_and_bad_input():
+    X, y = make_spirals(20, classes=3, seed=0)
+    model = Sequential(Linear(2, 8, seed=0), ReLU(), Linear(8, 3, seed=1))
+    boundary = DecisionBoundary(model, X, y, resolution=10)
+    assert set(np.unique(boundary.values())) <= {0.0, 1.0, 2.0}
+    assert len(boundary.fig.data) == 4                    # heatmap + one scatter per class
+    with pytest.raises(ValueError, match="2 features"):
+        DecisionBoundary(model, np.zeros((5, 3)), np.zeros(5, int))

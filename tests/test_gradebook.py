@@ -1,0 +1,240 @@
+"""The grading building blocks without a sandbox: gradebook files, resume, protocol, notebooks, discovery."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bpkit.exercises.catalog import all_exercises, get_exercise
+from bpkit.grading import feedback, gradebook, protocol, seeds
+from bpkit.grading.discover import DiscoveryError, discover
+from bpkit.grading.notebook_source import InvalidNotebook, parse_notebook, read_notebook
+from grading_fixtures import RIGHT, write_notebook
+
+EX = get_exercise("ex03")
+
+
+def record(student, score=1.0, message="", status="ok", file_hash="h", checks=None):
+    checks = checks if checks is not None else [
+        {"function": "linear_forward", "name": "runs", "passed": score > 0, "points": score, "max_points": 1.0,
+         "message": message, "hint": "", "case": "N=1", "rel_error": None, "tolerance": None, "status": status}]
+    return {"student": student, "score": score, "max_score": EX.max_points, "status": status, "message": message,
+            "checks": checks, "notes": [], "flags": [], "file_hash": file_hash}
+
+
+# ---- gradebook ------------------------------------------------------------------------------------------------
+
+def test_write_atomic_replaces_whole_files_and_leaves_no_temporaries(tmp_path):
+    target = tmp_path / "deep" / "grades.csv"
+    gradebook.write_atomic(target, "old")
+    gradebook.write_atomic(target, b"new")
+    assert target.read_text() == "new"
+    assert os.listdir(target.parent) == ["grades.csv"]
+
+
+def test_csv_cells_cannot_become_spreadsheet_formulas():
+    text = gradebook.grades_csv(EX, [record("=HYPERLINK(1)", message="+1; -2 @x")])
+    line = text.splitlines()[1]
+    assert line.startswith("'=HYPERLINK(1)") and "'+1; -2 @x" in line
+
+
+def test_canvas_csv_has_the_import_header_and_points_possible():
+    lines = list(csv.reader(io.StringIO(gradebook.canvas_csv(EX, [record("ann", 7.5)]))))
+    assert lines[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", f"{EX.title} ({EX.id})"]
+    assert lines[1] == ["Points Possible", "", "", "", "", f"{EX.max_points:g}"]
+    assert lines[2] == ["ann", "", "", "ann", "", "7.5"]
+
+
+def test_check_columns_sum_points_over_cases_in_function_order():
+    rows = [{"function": f, "name": n, "passed": True, "points": p, "max_points": 1.0}
+            for f, n, p in [("relu_backward", "dx", 0.5), ("linear_forward", "out", 0.25),
+                            ("linear_forward", "out", 0.25)]]
+    text = gradebook.grades_csv(EX, [record("ann", checks=rows)])
+    header, line = text.splitlines()
+    assert header.endswith("linear_forward: out,relu_backward: dx")
+    assert line.endswith(",0.5,0.5")
+
+
+def test_resume_check_by_hash_config_and_raised_limits(tmp_path):
+    store = gradebook.ResultStore(tmp_path)
+    limits = {"timeout": 30.0, "memory": 1024.0}
+    saved = {**record("ann"), "config": "c1", "limits": limits}
+    store.save(saved)
+    loaded = store.load("ann")
+    assert store.is_current(loaded, "h", "c1", limits)
+    assert not store.is_current(loaded, "other-hash", "c1", limits)
+    assert not store.is_current(loaded, "h", "c2", limits)
+    store.save({**saved, "status": "timeout"})
+    assert store.is_current(store.load("ann"), "h", "c1", limits)
+    assert not store.is_current(store.load("ann"), "h", "c1", {**limits, "timeout": 60.0})
+    assert store.load("nobody") is None
+
+
+def test_identical_files_are_flagged_for_the_instructor_only():
+    records = [record("ann", file_hash="x"), record("ben", file_hash="x"), record("cat", file_hash="y")]
+    gradebook.add_duplicate_flags(records)
+    assert records[0]["flags"] == ["identical file to ben"] and records[2]["flags"] == []
+    assert "identical" not in feedback.render(EX, records[0])
+
+
+def test_malformed_messages_from_a_child_cannot_crash_the_scorer():
+    from bpkit.grading import scoring
+    from bpkit.grading.grade import Grader
+    from bpkit.grading.runner import RawRun
+    cases = Grader(EX, "/nonexistent", "k" * 16).cases_for("ann")
+    frames = [({"event": "cells", "notes": {"a": 1}}, {}), ({"event": "calling", "function": ["x"], "case": 0}, {}),
+              ({"event": "case", "function": ["x"], "case": 0}, {}),
+              ({"event": "case", "function": "linear_forward", "case": 0, "status": "ok", "values": {"out": 3}}, {}),
+              ({"event": "case", "function": "linear_forward", "case": 1, "status": "hacked", "values": {}}, {})]
+    result = scoring.score_run(EX, cases, RawRun(frames=frames, exit_code=0), timeout=2, memory_mb=256)
+    assert result["score"] == 0 and result["status"] == "error"
+    assert "malformed" in " ".join(result["notes"])
+    assert result["max_score"] == EX.max_points
+    assert sum(r["max_points"] for r in result["checks"]) == pytest.approx(EX.max_points)
+
+
+def test_summary_counts_pass_rates_and_common_mistakes_per_student():
+    from bpkit.grading import summary
+    row = lambda passed, hint="": {"function": "linear_backward", "name": "dW", "passed": passed,  # noqa: E731
+                                   "points": float(passed), "max_points": 1.0, "hint": hint, "case": "c"}
+    records = [record("ann", checks=[row(False, "transpose"), row(False, "transpose")]),
+               record("ben", checks=[row(False, "transpose"), row(True)]), record("cat", checks=[row(True)])]
+    assert summary.pass_rates(records) == {"linear_backward: dW": 2 / 5}
+    assert summary.common_hints(records) == [("linear_backward", "transpose", 2)]
+    page = summary.render(EX, records)
+    assert "Most common mistakes" in page and "transpose" in page
+
+
+def test_feedback_groups_cases_of_a_check():
+    rows = [{"function": "linear_backward", "name": "dW", "passed": p, "points": float(p), "max_points": 1.0,
+             "message": "" if p else "dW: relative error 0.5", "hint": "" if p else "use x.T @ dout",
+             "case": f"case {i}"} for i, p in enumerate([True, False, False])]
+    page = feedback.render(EX, record("ann", checks=rows))
+    assert "1 of 3 cases passed" in page
+    assert page.count("dW: relative error 0.5") == 1 and page.count("use x.T @ dout") == 1
+    assert "case 1; case 2" in page
+
+
+def test_feedback_escapes_what_the_submission_wrote():
+    page = feedback.render(EX, record("ann", message="<script>alert(1)</script>", status="error"))
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+# ---- protocol -------------------------------------------------------------------------------------------------
+
+def test_values_round_trip_and_subclasses_arrive_as_plain_arrays():
+    class Liar(np.ndarray):
+        def __eq__(self, other):
+            return True
+    arrays = {}
+    spec = protocol.encode_values({"a": np.arange(3.0).view(Liar), "f": 1.5, "s": "!a bool", "n": None}, "k",
+                                  arrays)
+    frame = protocol.make_frame({"values": spec}, arrays)
+    frames, problem = protocol.parse_frames(frame)
+    assert problem == ""
+    values = protocol.decode_values(frames[0][0]["values"], frames[0][1])
+    assert type(values["a"]) is np.ndarray and values["a"].tolist() == [0.0, 1.0, 2.0]
+    assert (values["f"], values["s"], values["n"]) == (1.5, "!a bool", None)
+    with pytest.raises(TypeError, match="expected numbers"):
+        protocol.encode_values({"o": np.array([object()])}, "k", {})
+
+
+def test_untrusted_arrays_must_be_plain_numbers_of_the_size_they_claim():
+    manifest, payload = protocol.pack_arrays({"a": np.arange(6.0).reshape(2, 3)})
+    assert protocol.unpack_arrays(manifest, payload)["a"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    bad = [{"a": ["|O", [6], 0, 48]}, {"a": ["<U1", [12], 0, 48]}, {"a": ["|V8", [6], 0, 48]},
+           {"a": ["<f8", [10**9], 0, 48]}, {"a": ["<f8", [6], 8, 48]}, {"a": ["<f8", [-6], 0, 48]},
+           {"a": ["<f8", [6], 0]}, {"a": "<f8"}, [1, 2]]
+    for manifest in bad:
+        with pytest.raises(protocol.ProtocolError):
+            protocol.unpack_arrays(manifest, payload)
+    overlapping = {f"k{i}": ["<f8", [6], 0, 48] for i in range(100)}
+    with pytest.raises(protocol.ProtocolError, match="add up"):
+        protocol.unpack_arrays(overlapping, payload, max_bytes=1000)
+
+
+def test_decode_values_refuses_anything_but_plain_scalars_and_known_arrays():
+    for bad in ({"x": {"v": [1, 2]}}, {"x": {"v": {"a": 1}}}, {"x": {"a": "missing"}}, {"x": 3}, [1]):
+        with pytest.raises(protocol.ProtocolError):
+            protocol.decode_values(bad, {})
+
+
+def test_garbage_in_the_result_stream_keeps_the_frames_before_it():
+    good = protocol.make_frame({"event": "cell", "index": 1})
+    frames, problem = protocol.parse_frames(good + b"score: 100\n" * 3)
+    assert len(frames) == 1 and "not a grader message" in problem
+    frames, problem = protocol.parse_frames(good[:-3])
+    assert frames == [] and "middle of a message" in problem
+
+
+# ---- notebooks and discovery --------------------------------------------------------------------------------
+
+def test_invalid_notebooks_get_clear_messages(tmp_path):
+    cases = {"empty.ipynb": (b"", "empty file"), "broken.ipynb": (b'{"cells": [', "not valid JSON"),
+             "old.ipynb": (json.dumps({"nbformat": 3, "worksheets": []}).encode(), "nbformat 3"),
+             "list.ipynb": (b"[1, 2]", "not a notebook"), "bin.ipynb": (b"\xff\xfe\x00", "not UTF-8")}
+    for name, (data, words) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InvalidNotebook, match=words):
+            read_notebook(tmp_path / name)
+
+
+def test_magics_and_shell_lines_become_pass_with_a_note():
+    nb = {"nbformat": 4, "cells": [
+        {"cell_type": "code", "source": ["%load_ext bpkit\n", "x = 7 % 3\n", "if x:\n", "    !pip install foo\n"]},
+        {"cell_type": "markdown", "source": "# title"},
+        {"cell_type": "code", "source": "%%bash\nls"},
+        {"cell_type": "code", "source": "%%time\ndef f(x):\n    return x"}]}
+    sub = parse_notebook(nb)
+    assert [c.index for c in sub.cells] == [1, 2, 3]
+    assert sub.cells[0].source.splitlines() == ["pass", "x = 7 % 3", "if x:", "    pass"]
+    compile(sub.cells[0].source, "cell", "exec")
+    assert sub.cells[1].source == "" and any("%%bash" in n for n in sub.notes)
+    assert sub.cells[2].source.splitlines() == ["pass", "def f(x):", "    return x"]
+
+
+def test_discover_reads_files_folders_and_the_nbgrader_layout(tmp_path):
+    write_notebook(tmp_path / "flat" / "ann.ipynb", RIGHT)
+    write_notebook(tmp_path / "flat" / ".ipynb_checkpoints" / "ann-checkpoint.ipynb", RIGHT)
+    write_notebook(tmp_path / "submitted" / "ben" / "ex03" / EX.notebook, RIGHT)
+    write_notebook(tmp_path / "submitted" / "cat" / "ex03" / "ex03_renamed.ipynb", RIGHT)
+    (tmp_path / "submitted" / "dov" / "ex03").mkdir(parents=True)
+    write_notebook(tmp_path / "eve.ipynb", RIGHT)
+    entries = discover([tmp_path / "flat", tmp_path / "submitted", tmp_path / "eve.ipynb"], "ex03", EX.notebook)
+    assert [(e.student, e.path.name if e.path else None) for e in entries] == [
+        ("ann", "ann.ipynb"), ("ben", EX.notebook), ("cat", "ex03_renamed.ipynb"), ("dov", None),
+        ("eve", "eve.ipynb")]
+    (tmp_path / "submitted" / "graded" / "results").mkdir(parents=True)      # an OUTDIR among the students
+    assert "graded" not in [e.student for e in discover([tmp_path / "submitted"], "ex03", EX.notebook,
+                                                        exclude=tmp_path / "submitted" / "graded")]
+    with pytest.raises(DiscoveryError, match="two submissions"):
+        discover([tmp_path / "flat", tmp_path / "flat" / "ann.ipynb"], "ex03", EX.notebook)
+
+
+def test_hidden_seeds_are_stable_and_distinct():
+    a = seeds.hidden_seed("k", "ex03", "ann", "linear_backward")
+    assert a == seeds.hidden_seed("k", "ex03", "ann", "linear_backward")
+    others = {seeds.hidden_seed(*args) for args in [("k", "ex03", "ben", "linear_backward"),
+                                                    ("k", "ex03", "ann", "relu_backward"),
+                                                    ("j", "ex03", "ann", "linear_backward")]}
+    assert a not in others and len(others) == 3
+    assert seeds.secret_digest("k") != seeds.secret_digest("j") and "k" not in seeds.secret_digest("k")
+
+
+@pytest.mark.parametrize("exercise_id", sorted(all_exercises()))
+def test_isolated_calls_leave_no_reference_implementation_in_the_worker(exercise_id):
+    """Every exercise in the catalog: the worker keeps copies of the calls and nothing a submission could copy."""
+    code = ("from bpkit.grading import isolate\nimport gc, sys\n"
+            f"names, calls, warnings = isolate.isolated_calls({exercise_id!r})\nassert not warnings, warnings\n"
+            "assert not [m for m in sys.modules if m.startswith('bpkit.') and not m.startswith('bpkit.grading')]\n"
+            "assert not [o for o in gc.get_objects() if getattr(o, '__name__', '') in names and o not in "
+            "calls.values()]\nprint(len(calls))")
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(len(get_exercise(exercise_id).functions))
