@@ -17,6 +17,7 @@ from bpkit.exercises.ex02 import Value as ReferenceValue
 from bpkit.exercises.runner import public_cases, run_checks
 from bpkit.gradcheck import numerical_gradient
 from bpkit.nn.layers import Linear
+from test_exercises_cnn_rnn import WRONG as CNN_RNN_WRONG
 
 SPECS = [(ex.id, spec) for ex in all_exercises().values() for spec in ex.functions]
 IDS = [f"{i}-{s.name}" for i, s in SPECS]
@@ -367,6 +368,8 @@ WRONG = {
     ("layer_gradient_norms", "bias"): lambda m, X, y: _norms(m, X, y, what="b"),
 }
 
+# the CNN/RNN wrong answers (ex09, ex10) are loop versions that live beside their own tests
+WRONG.update(CNN_RNN_WRONG)
 MISTAKES = [(spec, m) for _, spec in SPECS for m in spec.mistakes]
 
 

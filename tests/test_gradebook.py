@@ -159,6 +159,17 @@ def test_untrusted_arrays_must_be_plain_numbers_of_the_size_they_claim():
         protocol.unpack_arrays(overlapping, payload, max_bytes=1000)
 
 
+def test_arrays_keep_their_shape_dtype_and_order_across_the_pipe():
+    """0-d arrays stay 0-d, big-endian and Fortran-ordered arrays arrive as the same numbers."""
+    sent = {"scalar": np.array(2.5), "empty": np.zeros((0, 3)), "int": np.arange(4, dtype=np.int32),
+            "big_endian": np.arange(3.0).astype(">f8"), "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+            "bool": np.array([True, False])}
+    got = protocol.unpack_arrays(*protocol.pack_arrays(sent))
+    for key, arr in sent.items():
+        assert got[key].shape == arr.shape and got[key].dtype.kind == arr.dtype.kind, key
+        np.testing.assert_array_equal(got[key], arr)
+
+
 def test_decode_values_refuses_anything_but_plain_scalars_and_known_arrays():
     for bad in ({"x": {"v": [1, 2]}}, {"x": {"v": {"a": 1}}}, {"x": {"a": "missing"}}, {"x": 3}, [1]):
         with pytest.raises(protocol.ProtocolError):

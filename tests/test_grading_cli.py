@@ -216,3 +216,59 @@ def test_instructor_solutions_get_full_marks_and_released_stubs_get_none(tmp_pat
         if released.exists():
             assert float(table["released"]["score"]) == 0 and table["released"]["status"] == "missing"
             assert "not implemented" in table["released"]["message"]
+
+
+EX08_HONEST = '''import numpy as np
+def numerical_gradient(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        plus = f(x)
+        x[i] = old - h
+        minus = f(x)
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+def layer_gradient_norms(model, X, y):
+    scores = model.forward(X)
+    p = np.exp(scores - scores.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1
+    model.backward(p / len(y))
+    return np.array([np.linalg.norm(layer.grads["W"]) for layer in model.layers if "W" in layer.grads])
+'''
+EX08_CHEAT = '''import gc, sys
+def _find(name):
+    """Everywhere a reference could hide: the caller's globals, the model's code, the garbage collector."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if name in frame.f_globals and frame.f_globals[name] is not layer_gradient_norms:
+            return frame.f_globals[name]
+        frame = frame.f_back
+    for obj in gc.get_objects():
+        if getattr(obj, "__name__", "") == name and obj is not layer_gradient_norms and callable(obj):
+            return obj
+    raise LookupError(name)
+def layer_gradient_norms(model, X, y):
+    for cls in type(model).__mro__ + tuple(type(layer) for layer in model.layers):
+        for attr in vars(cls).values():
+            glob = getattr(attr, "__globals__", {})
+            if "layer_gradient_norms" in glob:
+                return glob["layer_gradient_norms"](model, X, y)
+    return _find("layer_gradient_norms")(model, X, y)
+'''
+
+
+def test_ex08_hands_over_a_model_but_no_reference_solution(tmp_path):
+    """ex08's call gives the student a bpkit Sequential; nothing reachable from it, the stack or the heap is the
+    reference layer_gradient_norms."""
+    ex08 = get_exercise("ex08")
+    write_notebook(tmp_path / "in" / "honest.ipynb", EX08_HONEST)
+    write_notebook(tmp_path / "in" / "cheat.ipynb", EX08_HONEST.split("def layer_gradient_norms")[0] + EX08_CHEAT)
+    out = tmp_path / "out"
+    assert cli.main(["grade", "--exercise", "ex08", str(tmp_path / "in"), "--out", str(out), *FAST]) == 0
+    table = rows(out)
+    assert float(table["honest"]["score"]) == ex08.max_points, table["honest"]
+    norms_points = next(s.points for s in ex08.functions if s.name == "layer_gradient_norms")
+    assert float(table["cheat"]["score"]) == ex08.max_points - norms_points, table["cheat"]

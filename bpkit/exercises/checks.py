@@ -228,10 +228,11 @@ def make_grade(name: str, checks: list[Check], expected, call, mistakes: list[Mi
 
 
 def function_spec(name: str, signature: str, *, reference, make_cases, call, expected, checks: list[Check],
-                  mistakes: list[Mistake], release_hint: str, part_hints: dict | None = None) -> FunctionSpec:
+                  mistakes: list[Mistake], release_hint: str, part_hints: dict | None = None,
+                  hands_over: tuple = ()) -> FunctionSpec:
     """A ``FunctionSpec`` whose points are the sum of its checks' points."""
     spec = FunctionSpec(name=name, signature=signature, points=float(sum(c.points for c in checks)),
                         make_cases=make_cases, call=call, grade=make_grade(name, checks, expected, call, mistakes),
                         mistakes=mistakes, release_hint=release_hint, part_hints=dict(part_hints or {}),
-                        reference=reference, checks=list(checks))
+                        reference=reference, checks=list(checks), hands_over=tuple(hands_over))
     return spec

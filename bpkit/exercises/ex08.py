@@ -189,7 +189,8 @@ LAYER_GRADIENT_NORMS = function_spec(
                 _norm_variant("squared")),
         Mistake("bias", "those are the bias gradients: measure layer.grads['W']", _norm_variant("bias")),
     ],
-    release_hint="run forward, the loss and backward, then measure each Linear layer's weight gradient, first layer first")
+    release_hint="run forward, the loss and backward, then measure each Linear layer's weight gradient, first layer first",
+    hands_over=(Sequential, Linear, *ACTIVATIONS.values()))
 
 
 EXERCISE = Exercise("ex08", "Why backprop: numerical gradients and gradient norms per layer",

@@ -78,6 +78,8 @@ class FunctionSpec:
     part_hints: dict[str, str] = field(default_factory=dict)  # per method, for a class (ex02's Value): name -> hint
     reference: Any = None                       # the right answer (grader side only: tests, mistakes, notebooks)
     checks: list = field(default_factory=list)  # the checks ``grade`` runs (bpkit.exercises.checks.Check), in order
+    hands_over: tuple = ()                      # bpkit classes ``call`` gives the student (ex08's model): the grader
+                                                # keeps these, and only these, where a submission could reach them
 
     def failure(self, case: Case | None, status: str, message: str, hint: str = "") -> list[CheckResult]:
         """The rows for a case on which the student's code could not be checked at all (it raised, timed out, ...).

@@ -115,7 +115,7 @@ def pack_arrays(arrays: dict) -> tuple[dict, bytes]:
     """``(manifest, payload)``: each array's ``[dtype, shape, offset, nbytes]`` and all their bytes, C order."""
     manifest, chunks, offset = {}, [], 0
     for key, arr in arrays.items():
-        arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
+        arr = np.require(arr, dtype=arr.dtype.newbyteorder("<"), requirements="C")   # keeps 0-d arrays 0-d
         data = arr.tobytes()
         manifest[key] = [arr.dtype.str, list(arr.shape), offset, len(data)]
         chunks.append(data)
