@@ -63,7 +63,7 @@ def test_tangent_slope_is_the_numerical_derivative():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="expected a value in"):
+    with pytest.raises(ValueError, match="expected a start value in"):
         ChainRuleExplorer(w=10.0)
     with pytest.raises(ValueError, match="expected keys among"):
         ChainRuleExplorer(ranges={"q": (0, 1)})

@@ -99,7 +99,7 @@ def test_explorer_slider_recomputes_forward_and_backward():
 
 
 def test_explorer_checks_its_arguments():
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match="expected a start value in"):
         GraphExplorer(neuron, {"w": 5.0, "b": 0, "x": 0, "y": 0}, ranges={"w": (-1, 1)})
     with pytest.raises(ValueError, match="not inputs"):
         GraphExplorer(neuron, {"w": 0.0, "b": 0, "x": 0, "y": 0}, ranges={"q": (-1, 1)})

@@ -26,3 +26,14 @@ def log_slider(description: str, value: float, low: float, high: float, readout_
     return widgets.FloatLogSlider(value=value, base=10, min=float(np.log10(low)), max=float(np.log10(high)),
                                   step=0.05, description=description, readout_format=readout_format,
                                   continuous_update=False, style={"description_width": "initial"})
+
+
+def value_slider(name: str, start: float, low: float, high: float, step: float):
+    """A FloatSlider for one input of a formula, live while dragged; a start outside [low, high] is an error
+    (ipywidgets would silently clip it, and the figure would disagree with the caller's value)."""
+    import ipywidgets as widgets
+
+    if not low <= start <= high:
+        raise ValueError(f"{name}: expected a start value in [{low}, {high}], got {start}")
+    return widgets.FloatSlider(value=float(start), min=low, max=high, step=step, description=name,
+                               continuous_update=True, readout_format=".2f")

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import sympy as sp
 
 from ..symbolic import ForwardPass, checked_lambdify, sigmoid
+from ._dashboard import value_slider
 
 __all__ = ["ChainRuleExplorer", "neuron_forward_pass"]
 
@@ -55,12 +56,7 @@ class ChainRuleExplorer:
         start = {"w": w, "b": b, "x": x, "y": y}
         self.sliders = {}
         for name, value in start.items():
-            lo, hi = ranges[name]
-            if not lo <= value <= hi:
-                raise ValueError(f"{name}: expected a value in [{lo}, {hi}], got {value}")
-            self.sliders[name] = widgets.FloatSlider(value=float(value), min=lo, max=hi, step=step,
-                                                     description=name, continuous_update=True,
-                                                     readout_format=".2f")
+            self.sliders[name] = value_slider(name, value, *ranges[name], step)
         self._compile()
         self.points = points
         self.values: dict[str, float] = {}

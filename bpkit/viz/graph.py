@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 import plotly.graph_objects as go
 
 from ..autodiff import Value
+from ._dashboard import value_slider
 
 __all__ = ["GraphLayout", "graph_layout", "draw_graph", "GraphExplorer"]
 
@@ -208,12 +209,8 @@ class GraphExplorer:
         self.title = title
         self.sliders = {}
         for name, start in inputs.items():
-            lo, hi = ranges.get(name, (float(start) - 2.0, float(start) + 2.0))
-            if not lo <= start <= hi:
-                raise ValueError(f"ranges[{name!r}]: the start value {start} is outside ({lo}, {hi})")
-            self.sliders[name] = widgets.FloatSlider(value=float(start), min=lo, max=hi, step=step,
-                                                     description=name, continuous_update=True,
-                                                     readout_format=".2f")
+            low, high = ranges.get(name, (float(start) - 2.0, float(start) + 2.0))
+            self.sliders[name] = value_slider(name, start, low, high, step)
         self._compute()
         self.figure = draw_graph(self.output, title=self._title(), widget=True)
         self.summary = widgets.HTML(self._summary())
