@@ -42,12 +42,13 @@ def softmax_cross_entropy(logits, labels):
     require_ndim(logits, 2, "logits", "(N, C)")
     n, c = logits.shape
     labels = as_labels(labels, n, c)
-    logp = log_softmax(logits)
+    shifted = logits - logits.max(axis=1, keepdims=True)   # log-sum-exp: exp never sees a positive number
+    dlogits = np.exp(shifted)
+    total = dlogits.sum(axis=1)
     rows = np.arange(n)
-    loss = -float(np.mean(logp[rows, labels]))
-    dlogits = np.exp(logp)
-    dlogits[rows, labels] -= 1
-    dlogits /= n
+    loss = float(np.mean(np.log(total) - shifted[rows, labels]))    # -log softmax at the right class
+    dlogits /= (total * n)[:, None]                                 # softmax / N ...
+    dlogits[rows, labels] -= 1.0 / n                                # ... minus onehot / N
     return loss, dlogits
 
 

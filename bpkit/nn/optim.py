@@ -5,6 +5,8 @@ Each takes a model (anything whose ``parameters()`` yields ``(layer, name)`` pai
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -114,9 +116,10 @@ class Adam(Optimizer):
         v += tmp                                   # v = b2 v + (1 - b2) g^2
         bias1, bias2 = 1 - b1 ** self.t, 1 - b2 ** self.t
         # PyTorch's  lr / bias1 * m / (sqrt(v) / sqrt(bias2) + eps), with numerator and denominator multiplied
-        # by sqrt(bias2): the same number, one pass over memory fewer.
+        # by sqrt(bias2): the same number, one pass over memory fewer. The scalars stay Python floats (math.sqrt,
+        # not np.sqrt): a NumPy float64 scalar would make NumPy compute a float32 array in float64, 6x slower.
         np.sqrt(v, out=tmp)
-        tmp += self.eps * np.sqrt(bias2)
+        tmp += self.eps * math.sqrt(bias2)
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr * np.sqrt(bias2) / bias1
+        tmp *= self.lr * math.sqrt(bias2) / bias1
         param -= tmp                               # p -= lr m_hat / (sqrt(v_hat) + eps)
