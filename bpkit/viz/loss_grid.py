@@ -13,6 +13,7 @@ Computation only (no drawing): ``loss_on_plane`` returns the losses at any list 
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .._validate import as_float_array, as_labels
 from ..nn.layers import Flatten, Linear, ReLU, Sigmoid, Tanh
@@ -143,12 +144,7 @@ def _activate(layer, h: np.ndarray) -> np.ndarray:
 
 def _single_threaded_blas():
     """Many small matrix products run faster on one BLAS thread (no thread wake-ups per product), above all on a
-    busy machine; a no-op context when threadpoolctl (a scikit-learn dependency) is missing."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        import contextlib
-        return contextlib.nullcontext()
+    busy machine."""
     return threadpool_limits(limits=1, user_api="blas")
 
 
