@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from bpkit.exercises.catalog import get_exercise
@@ -218,26 +219,6 @@ def test_instructor_solutions_get_full_marks_and_released_stubs_get_none(tmp_pat
             assert "not implemented" in table["released"]["message"]
 
 
-EX08_HONEST = '''import numpy as np
-def numerical_gradient(f, x, h=1e-5):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        plus = f(x)
-        x[i] = old - h
-        minus = f(x)
-        x[i] = old
-        grad[i] = (plus - minus) / (2 * h)
-    return grad
-def layer_gradient_norms(model, X, y):
-    scores = model.forward(X)
-    p = np.exp(scores - scores.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    p[np.arange(len(y)), y] -= 1
-    model.backward(p / len(y))
-    return np.array([np.linalg.norm(layer.grads["W"]) for layer in model.layers if "W" in layer.grads])
-'''
 EX08_CHEAT = '''import gc, sys
 def _find(name):
     """Everywhere a reference could hide: the caller's globals, the model's code, the garbage collector."""
@@ -262,12 +243,20 @@ def layer_gradient_norms(model, X, y):
 
 def test_ex08_hands_over_a_model_but_no_reference_solution(tmp_path):
     """ex08's call gives the student a bpkit Sequential; nothing reachable from it, the stack or the heap is the
-    reference layer_gradient_norms."""
+    reference layer_gradient_norms. The honest submission is the instructor's solution notebook; the cheat is the
+    same notebook with layer_gradient_norms replaced by a search for the reference."""
     ex08 = get_exercise("ex08")
-    write_notebook(tmp_path / "in" / "honest.ipynb", EX08_HONEST)
-    write_notebook(tmp_path / "in" / "cheat.ipynb", EX08_HONEST.split("def layer_gradient_norms")[0] + EX08_CHEAT)
+    source = ROOT / "exercises" / "source" / ex08.notebook
+    honest = nbformat.read(source, as_version=4)
+    cheat = nbformat.read(source, as_version=4)
+    cell = next(c for c in cheat.cells if c.source.startswith("def layer_gradient_norms"))
+    cell.source = EX08_CHEAT
+    (tmp_path / "in").mkdir()
+    nbformat.write(honest, tmp_path / "in" / "honest.ipynb")
+    nbformat.write(cheat, tmp_path / "in" / "cheat.ipynb")
     out = tmp_path / "out"
-    assert cli.main(["grade", "--exercise", "ex08", str(tmp_path / "in"), "--out", str(out), *FAST]) == 0
+    assert cli.main(["grade", "--exercise", "ex08", str(tmp_path / "in"), "--out", str(out), *FAST,
+                     "--timeout", "10"]) == 0     # the whole solution notebook runs, plots and all
     table = rows(out)
     assert float(table["honest"]["score"]) == ex08.max_points, table["honest"]
     norms_points = next(s.points for s in ex08.functions if s.name == "layer_gradient_norms")
