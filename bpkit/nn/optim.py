@@ -16,7 +16,7 @@ class Optimizer:
     def __init__(self, model, lr: float):
         if not lr > 0:
             raise ValueError(f"lr: expected a positive learning rate, got {lr}")
-        self.lr = lr
+        self.lr = float(lr)       # a Python float: a NumPy float64 would run float32 updates in float64
         self.slots = [(layer, name) for layer, name in model.parameters()]
         if not self.slots:
             raise ValueError("model: expected at least one parameter, got none")
@@ -98,7 +98,7 @@ class Adam(Optimizer):
         super().__init__(model, lr)
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"betas: expected two numbers in [0, 1), got {betas}")
-        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        self.betas, self.eps, self.weight_decay = (float(betas[0]), float(betas[1])), float(eps), float(weight_decay)
 
     def update(self, param, grad, state):
         # Written with preallocated buffers (one pass of memory per line) because this runs every step.
