@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from bpkit.gradcheck import TOLERANCE, numerical_gradient, relative_error
-from bpkit.nn import bce_with_logits, mse_loss, softmax_cross_entropy
+from bpkit.nn import bce_with_logits, log_softmax, mse_loss, softmax_cross_entropy
 
 
 def grad_error(loss_fn, x, target):
@@ -92,3 +92,13 @@ def test_labels_out_of_range_or_not_integers():
         softmax_cross_entropy(np.zeros((2, 3)), np.array([0.5, 1.0]))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         bce_with_logits(np.zeros(2), np.array([0.0, 2.0]))
+
+
+def test_log_softmax_along_any_axis_is_the_same_numbers():
+    """log_softmax(z, axis=1) of classes-first data equals the default (last axis) on the transposed data, and
+    exponentiates to probabilities that sum to 1, even for logits of magnitude 1e3."""
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((4, 7, 5)) * 1e3
+    by_class = np.ascontiguousarray(logits.transpose(0, 2, 1))
+    np.testing.assert_allclose(log_softmax(by_class, axis=1).transpose(0, 2, 1), log_softmax(logits), rtol=1e-12)
+    np.testing.assert_allclose(np.exp(log_softmax(logits)).sum(axis=-1), 1.0, rtol=1e-12)

@@ -21,10 +21,11 @@ def mse_loss(pred, target):
     return float(np.mean(diff * diff)), (2.0 / diff.size) * diff
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """log softmax along the last axis via log-sum-exp: subtract the max before exponentiating."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """log softmax along ``axis`` (the classes; the last one by default) via log-sum-exp: subtract the max before
+    exponentiating."""
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
