@@ -63,7 +63,7 @@ def make_class(folder: Path, n: int, seed: int = 0) -> dict[str, str]:
 
 
 def time_bpkit(folder: Path, outdir: Path, jobs: int, timeout: float) -> float:
-    from bpkit.grading import cli
+    from bpkit import cli
     start = time.perf_counter()
     code = cli.main(["grade", "--exercise", "ex03", str(folder), "--out", str(outdir), "-j", str(jobs),
                      "--timeout", str(timeout), "--seed", "bench-secret-0123", "--force"])

@@ -3,7 +3,7 @@ import sys
 
 
 def main(argv=None) -> int:
-    from bpkit.grading.cli import main as cli_main
+    from bpkit.cli import main as cli_main
     return cli_main(argv)
 
 

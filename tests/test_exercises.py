@@ -73,7 +73,7 @@ def test_cases_and_outputs_are_plain_values_that_survive_savez(exercise_id, spec
 @pytest.mark.parametrize("exercise_id, spec", SPECS, ids=IDS)
 def test_outputs_keep_full_marks_through_the_graders_wire_protocol(exercise_id, spec):
     """What the child sends (JSON numbers and raw array bytes) grades exactly like the in-process outputs."""
-    protocol = pytest.importorskip("bpkit.grading.protocol")
+    protocol = pytest.importorskip("bpkit.sandbox.protocol")
     for case in spec.make_cases(np.random.default_rng(5)):
         arrays: dict = {}
         values = protocol.encode_values(spec.call(spec.reference, case), "a", arrays)

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from bpkit.exercises.catalog import all_exercises, get_exercise
-from bpkit.grading import feedback, gradebook, protocol, seeds
-from bpkit.grading.discover import DiscoveryError, discover
+from bpkit.grading import feedback, gradebook, seeds
+from bpkit.sandbox import protocol
+from bpkit.grading.intake import DiscoveryError, discover
+from bpkit.grading.records import Result
 from bpkit.grading.notebook_source import InvalidNotebook, parse_notebook, read_notebook
 from grading_fixtures import RIGHT, write_notebook
 
@@ -24,8 +26,8 @@ def record(student, score=1.0, message="", status="ok", file_hash="h", checks=No
     checks = checks if checks is not None else [
         {"function": "linear_forward", "name": "runs", "passed": score > 0, "points": score, "max_points": 1.0,
          "message": message, "hint": "", "case": "N=1", "rel_error": None, "tolerance": None, "status": status}]
-    return {"student": student, "score": score, "max_score": EX.max_points, "status": status, "message": message,
-            "checks": checks, "notes": [], "flags": [], "file_hash": file_hash}
+    return Result(student=student, exercise=EX.id, score=score, max_score=EX.max_points, status=status,
+                  message=message, checks=checks, file_hash=file_hash)
 
 
 # ---- gradebook ------------------------------------------------------------------------------------------------
@@ -64,13 +66,15 @@ def test_check_columns_sum_points_over_cases_in_function_order():
 def test_resume_check_by_hash_config_and_raised_limits(tmp_path):
     store = gradebook.ResultStore(tmp_path)
     limits = {"timeout": 30.0, "memory": 1024.0}
-    saved = {**record("ann"), "config": "c1", "limits": limits}
+    saved = record("ann")
+    saved.config, saved.limits = "c1", limits
     store.save(saved)
     loaded = store.load("ann")
     assert store.is_current(loaded, "h", "c1", limits)
     assert not store.is_current(loaded, "other-hash", "c1", limits)
     assert not store.is_current(loaded, "h", "c2", limits)
-    store.save({**saved, "status": "timeout"})
+    saved.status = "timeout"
+    store.save(saved)
     assert store.is_current(store.load("ann"), "h", "c1", limits)
     assert not store.is_current(store.load("ann"), "h", "c1", {**limits, "timeout": 60.0})
     assert store.load("nobody") is None
@@ -79,14 +83,14 @@ def test_resume_check_by_hash_config_and_raised_limits(tmp_path):
 def test_identical_files_are_flagged_for_the_instructor_only():
     records = [record("ann", file_hash="x"), record("ben", file_hash="x"), record("cat", file_hash="y")]
     gradebook.add_duplicate_flags(records)
-    assert records[0]["flags"] == ["identical file to ben"] and records[2]["flags"] == []
+    assert records[0].flags == ["identical file to ben"] and records[2].flags == []
     assert "identical" not in feedback.render(EX, records[0])
 
 
 def test_malformed_messages_from_a_child_cannot_crash_the_scorer():
     from bpkit.grading import scoring
-    from bpkit.grading.grade import Grader
-    from bpkit.grading.runner import RawRun
+    from bpkit.grading.engine import Grader
+    from bpkit.sandbox.runner import RawRun
     cases = Grader(EX, "/nonexistent", "k" * 16).cases_for("ann")
     frames = [({"event": "cells", "notes": {"a": 1}}, {}), ({"event": "calling", "function": ["x"], "case": 0}, {}),
               ({"event": "case", "function": ["x"], "case": 0}, {}),
@@ -241,9 +245,9 @@ def test_hidden_seeds_are_stable_and_distinct():
 @pytest.mark.parametrize("exercise_id", sorted(all_exercises()))
 def test_isolated_calls_leave_no_reference_implementation_in_the_worker(exercise_id):
     """Every exercise in the catalog: the worker keeps copies of the calls and nothing a submission could copy."""
-    code = ("from bpkit.grading import isolate\nimport gc, sys\n"
+    code = ("from bpkit.sandbox import isolate\nimport gc, sys\n"
             f"names, calls, warnings = isolate.isolated_calls({exercise_id!r})\nassert not warnings, warnings\n"
-            "assert not [m for m in sys.modules if m.startswith('bpkit.') and not m.startswith('bpkit.grading')]\n"
+            "assert not [m for m in sys.modules if m.startswith('bpkit.') and not m.startswith('bpkit.sandbox')]\n"
             "assert not [o for o in gc.get_objects() if getattr(o, '__name__', '') in names and o not in "
             "calls.values()]\nprint(len(calls))")
     proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)

@@ -15,8 +15,8 @@ import nbformat
 import pytest
 
 from bpkit.exercises.catalog import get_exercise
-from bpkit.grading import cli
-from bpkit.grading.grade import Grader
+from bpkit import cli
+from bpkit.grading.engine import Grader
 from grading_fixtures import RIGHT, ZEROS, write_notebook
 
 EX = get_exercise("ex03")
@@ -134,7 +134,7 @@ def test_killed_grader_resumes_to_the_same_gradebook(tmp_path):
 
 def _workers_of(grader_pid: int) -> list[int]:
     """Grading workers started by ``grader_pid``, and any sandboxed child (uid >= SANDBOX_UID_BASE)."""
-    from bpkit.grading.confine import SANDBOX_UID_BASE
+    from bpkit.sandbox.confine import SANDBOX_UID_BASE
     found = []
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -142,14 +142,14 @@ def _workers_of(grader_pid: int) -> list[int]:
             uid = os.stat(f"/proc/{entry}").st_uid
         except OSError:
             continue
-        if (b"bpkit.grading.worker" in cmdline and str(grader_pid).encode() in cmdline) or uid >= SANDBOX_UID_BASE:
+        if (b"bpkit.sandbox.worker" in cmdline and str(grader_pid).encode() in cmdline) or uid >= SANDBOX_UID_BASE:
             found.append(int(entry))
     return found
 
 
 def test_a_worker_that_dies_mid_run_is_reported_and_replaced():
-    from bpkit.grading import protocol
-    from bpkit.grading.runner import Worker
+    from bpkit.sandbox import protocol
+    from bpkit.sandbox.runner import Worker
     worker = Worker("ex03")
     job = lambda code: protocol.make_frame({"cells": [[1, code]], "script": code, "cases": {}})  # noqa: E731
     killer = threading.Timer(0.5, lambda: os.killpg(worker.proc.pid, signal.SIGKILL))

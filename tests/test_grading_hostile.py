@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from bpkit.exercises.catalog import get_exercise
-from bpkit.grading import cli
-from bpkit.grading import landlock
-from bpkit.grading.confine import SANDBOX_UID_BASE
+from bpkit import cli
+from bpkit.sandbox import landlock
+from bpkit.sandbox.confine import SANDBOX_UID_BASE
 from grading_fixtures import hostile_class
 
 EX = get_exercise("ex03")
@@ -265,7 +265,7 @@ def test_feedback_pages_escape_and_do_not_leak_other_students(graded):
 
 
 def test_feedback_never_shows_the_hidden_inputs(graded):
-    from bpkit.grading.grade import Grader
+    from bpkit.grading.engine import Grader
     for student in ("wrong_dW", "nan", "wrong_shape"):
         page = (graded["outdir"] / "feedback" / f"{student}.html").read_text()
         cases = Grader(EX, graded["outdir"], "test-secret").cases_for(student)

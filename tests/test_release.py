@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from bpkit.grading.cli import main
+from bpkit.cli import main
 from bpkit.grading.release import ReleaseError, enclosing_names, release_notebook, strip_solutions
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -45,26 +45,23 @@ def _details(group) -> str:
     return "".join(out)
 
 
-STATUS_WORDS = {
-    "ok": "graded", "error": "an error stopped part of the grading", "timeout": "ran out of time",
-    "memory": "ran out of memory", "invalid": "the notebook could not be read", "missing": "missing work",
-}
+from .records import WORDS as STATUS_WORDS
 
 
-def render(exercise, record: dict) -> str:
+def render(exercise, record) -> str:
     """The HTML page for one student's result record."""
     e = escape
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(exercise.id)} feedback: "
-             f"{e(record['student'])}</title><style>{_STYLE}</style></head><body>",
+             f"{e(record.student)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>{e(exercise.title)}</h1>",
-             f"<p>Student: <b>{e(record['student'])}</b></p>",
-             f"<p class='score'>Score: <b>{record['score']:.4g}</b> of {record['max_score']:.4g}</p>",
-             f"<p>Status: <span class='status'>{e(record['status'])}</span> "
-             f"{e(STATUS_WORDS.get(record['status'], ''))}</p>"]
-    if record.get("message"):
-        parts.append(f"<p>{e(record['message'])}</p>")
+             f"<p>Student: <b>{e(record.student)}</b></p>",
+             f"<p class='score'>Score: <b>{record.score:.4g}</b> of {record.max_score:.4g}</p>",
+             f"<p>Status: <span class='status'>{e(record.status)}</span> "
+             f"{e(STATUS_WORDS.get(record.status, ''))}</p>"]
+    if record.message:
+        parts.append(f"<p>{e(record.message)}</p>")
     by_function: dict[str, list] = {}
-    for row in record["checks"]:
+    for row in record.checks:
         by_function.setdefault(row["function"], []).append(row)
     for spec in exercise.functions:
         rows = by_function.get(spec.name, [])
@@ -80,9 +77,9 @@ def render(exercise, record: dict) -> str:
             parts.append(f"<tr><td>{e(name)}</td><td>{verdict}</td><td>{points[0]:.3g} / {points[1]:.3g}</td>"
                          f"<td>{_details(group)}</td></tr>")
         parts.append("</table>")
-    notes = list(record.get("notes", []))
+    notes = list(record.notes)
     notes += [f"{name} is not available while grading (it is part of the course's reference code)"
-              for name in record.get("blocked_imports", [])]
+              for name in record.blocked_imports]
     if notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
     parts.append("<p class='hint'>Inputs were drawn at random for you alone; run check() in your notebook to see "

@@ -19,7 +19,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .discover import safe_name
+from .intake import safe_name
+from .records import Result, Status
 
 COLUMNS = ["student", "exercise", "score", "max_score", "status", "message", "flags"]
 
@@ -64,23 +65,24 @@ class ResultStore:
     def path(self, student: str) -> Path:
         return self.folder / f"{safe_name(student)}.json"
 
-    def load(self, student: str) -> dict | None:
+    def load(self, student: str) -> Result | None:
         try:
-            record = json.loads(self.path(student).read_text("utf-8"))
-        except (OSError, ValueError):
+            data = json.loads(self.path(student).read_text("utf-8"))
+            record = Result.from_dict(data) if isinstance(data, dict) else None
+        except (OSError, ValueError, TypeError):
             return None
-        return record if isinstance(record, dict) and record.get("student") == student else None
+        return record if record is not None and record.student == student else None
 
-    def save(self, record: dict) -> None:
-        write_atomic(self.path(record["student"]), json.dumps(record, indent=1, sort_keys=True))
+    def save(self, record: Result) -> None:
+        write_atomic(self.path(record.student), json.dumps(record.to_dict(), indent=1, sort_keys=True))
 
-    def is_current(self, record: dict | None, digest: str, config: str, limits: dict) -> bool:
+    def is_current(self, record: Result | None, digest: str, config: str, limits: dict) -> bool:
         """True if ``record`` graded these exact bytes with this configuration (a run that hit a limit is
         re-graded when the limit has since been raised)."""
-        if record is None or record.get("file_hash") != digest or record.get("config") != config:
+        if record is None or record.file_hash != digest or record.config != config:
             return False
-        if record.get("status") in ("timeout", "memory"):
-            return all(limits[k] <= record.get("limits", {}).get(k, 0) for k in limits)
+        if record.status.hit_limit:
+            return all(limits[k] <= record.limits.get(k, 0) for k in limits)
         return True
 
 
@@ -89,7 +91,7 @@ def check_columns(exercise, records) -> list[str]:
     order = {spec.name: i for i, spec in enumerate(exercise.functions)}
     seen: dict[str, tuple] = {}
     for record in records:
-        for row in record["checks"]:
+        for row in record.checks:
             key = f"{row['function']}: {row['name']}"
             if key not in seen:
                 seen[key] = (order.get(row["function"], len(order)), len(seen))
@@ -113,10 +115,10 @@ def grades_csv(exercise, records) -> str:
     writer.writerow(COLUMNS + columns)
     for r in records:
         per_check = {c: 0.0 for c in columns}
-        for row in r["checks"]:
+        for row in r.checks:
             per_check[f"{row['function']}: {row['name']}"] += row["points"]
-        writer.writerow([_cell(r["student"]), exercise.id, _number(r["score"]), _number(r["max_score"]),
-                         r["status"], _cell(r["message"]), _cell("; ".join(r.get("flags", [])))]
+        writer.writerow([_cell(r.student), exercise.id, _number(r.score), _number(r.max_score),
+                         r.status, _cell(r.message), _cell("; ".join(r.flags))]
                         + [_number(per_check[c]) for c in columns])
     return out.getvalue()
 
@@ -124,7 +126,7 @@ def grades_csv(exercise, records) -> str:
 def grades_json(exercise, records) -> str:
     keep = ("student", "score", "max_score", "status", "message", "flags", "notes", "checks", "file_hash")
     doc = {"exercise": exercise.id, "title": exercise.title, "max_score": exercise.max_points,
-           "students": [{k: r.get(k) for k in keep} for r in records]}
+           "students": [{k: getattr(r, k) for k in keep} for r in records]}
     return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False)
 
 
@@ -136,7 +138,7 @@ def canvas_csv(exercise, records) -> str:
     writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", assignment])
     writer.writerow(["Points Possible", "", "", "", "", _number(exercise.max_points)])
     for r in records:
-        writer.writerow([_cell(r["student"]), "", "", _cell(r["student"]), "", _number(r["score"])])
+        writer.writerow([_cell(r.student), "", "", _cell(r.student), "", _number(r.score)])
     return out.getvalue()
 
 
@@ -144,19 +146,19 @@ def add_duplicate_flags(records) -> None:
     """Flag submissions whose files are byte-identical to another student's (worth a look, not a penalty)."""
     by_hash: dict[str, list[str]] = {}
     for r in records:
-        if r.get("file_hash"):
-            by_hash.setdefault(r["file_hash"], []).append(r["student"])
+        if r.file_hash:
+            by_hash.setdefault(r.file_hash, []).append(r.student)
     for r in records:
-        others = [s for s in by_hash.get(r.get("file_hash"), []) if s != r["student"]]
-        flags = [f for f in r.get("flags", []) if not f.startswith("identical file to ")]
+        others = [s for s in by_hash.get(r.file_hash, []) if s != r.student]
+        flags = [f for f in r.flags if not f.startswith("identical file to ")]
         if others:
             flags.append("identical file to " + ", ".join(others[:5]) + (" ..." if len(others) > 5 else ""))
-        r["flags"] = flags
+        r.flags = flags
 
 
 def write_class_files(outdir, exercise, records) -> None:
     """grades.csv, grades.json and canvas.csv for ``records`` (sorted by student here)."""
-    records = sorted(records, key=lambda r: r["student"])
+    records = sorted(records, key=lambda r: r.student)
     add_duplicate_flags(records)
     outdir = Path(outdir)
     write_atomic(outdir / "grades.csv", grades_csv(exercise, records))

@@ -4,35 +4,24 @@ Everything here runs in the grader: the outputs are compared by the catalog's ``
 numerical gradients computed here), never by anything the child said. A case that never came back gets the
 catalog's ``failure`` rows with the reason (timeout, crash, ...), so the maximum score never changes.
 
-Row statuses: ok | not_implemented | missing | error | timeout | memory. The submission's status is the most severe
-that cost points: timeout > memory > error > missing (undefined or not implemented) > ok; ``invalid`` and
-``missing`` (no notebook) are decided before anything runs.
+Row and submission statuses are ``Status`` members. The submission's status is the most severe that cost points:
+timeout > memory > error > missing (undefined or not implemented) > ok; ``invalid`` and ``missing`` (no notebook)
+are decided before anything runs.
 """
 from __future__ import annotations
 
 import signal as _signal
 
-from . import protocol
-from .runner import RawRun
+from ..sandbox import protocol
+from ..sandbox.runner import RawRun
+from ..sandbox.status import Status
 
-SEVERITY = ["timeout", "memory", "error", "missing", "ok"]
-_CASE_STATUSES = {"ok", "missing", "not_implemented", "error", "memory", "timeout"}
 HINTS = {
-    "timeout": "look for a loop that never ends, or work far larger than the inputs need",
-    "memory": "look for an array far larger than the inputs (an outer product, a huge np.zeros, a list that "
-              "keeps growing)",
-    "not_implemented": "replace the raise NotImplementedError(...) line with your code",
+    Status.TIMEOUT: "look for a loop that never ends, or work far larger than the inputs need",
+    Status.MEMORY: "look for an array far larger than the inputs (an outer product, a huge np.zeros, a list that "
+                   "keeps growing)",
+    Status.NOT_IMPLEMENTED: "replace the raise NotImplementedError(...) line with your code",
 }
-
-
-def row_status(status: str) -> str:
-    return "missing" if status == "not_implemented" else status
-
-
-def _rank(status: str) -> int:
-    """Severity order for sorting (unknown statuses, e.g. "invalid", first)."""
-    status = row_status(status)
-    return SEVERITY.index(status) if status in SEVERITY else -1
 
 
 def score_run(exercise, cases: dict, run: RawRun, timeout: float, memory_mb: float) -> dict:
@@ -54,11 +43,11 @@ def score_run(exercise, cases: dict, run: RawRun, timeout: float, memory_mb: flo
                 status, message, values = got[(spec.name, i)]
                 rows += _grade(spec, case, i, status, message, values, notes)
             else:
-                status, message = ending or ("error", "no result came back for this case")
+                status, message = ending or (Status.ERROR, "no result came back for this case")
                 rows += spec.failure(case, status, message, hint=HINTS.get(status, ""))
     result = summarize(exercise, rows, notes)
-    if state["memory"] and result["status"] in ("error", "missing") and result["score"] < result["max_score"]:
-        result["status"] = "memory"
+    if state["memory"] and result["status"] in (Status.ERROR, Status.MISSING) and result["score"] < result["max_score"]:
+        result["status"] = Status.MEMORY
     result["blocked_imports"] = state["blocked"]
     return result
 
@@ -76,14 +65,16 @@ def _read_frame(header, arrays, specs, cases, state, got, notes) -> None:
         name, i = header.get("function"), header.get("case")
         if not isinstance(name, str) or name not in specs or not isinstance(i, int) or not 0 <= i < len(cases[name]) or (name, i) in got:
             return
-        status = header.get("status") if header.get("status") in _CASE_STATUSES else "error"
+        status = Status.parse(header.get("status"))
+        if status is Status.INVALID:
+            status = Status.ERROR
         message = str(header.get("message", ""))[:1000]
         values = {}
-        if status == "ok":
+        if status is Status.OK:
             try:
                 values = protocol.decode_values(header.get("values"), arrays)
             except protocol.ProtocolError as exc:
-                status, message = "error", f"returned something that is not plain numbers ({exc})"
+                status, message = Status.ERROR, f"returned something that is not plain numbers ({exc})"
         got[(name, i)] = (status, message, values)
     elif event == "done":
         state["done"] = True
@@ -104,31 +95,31 @@ def _where(state, specs, cases) -> str:
 def _ending(run: RawRun, state, specs, cases, timeout: float, memory_mb: float) -> tuple[str, str]:
     where = _where(state, specs, cases)
     if run.timed_out:
-        return "timeout", f"did not finish within {timeout:g} s ({where})"
+        return Status.TIMEOUT, f"did not finish within {timeout:g} s ({where})"
     if run.signal == _signal.SIGXCPU:
-        return "timeout", f"used more than {timeout:g} s of CPU time ({where})"
+        return Status.TIMEOUT, f"used more than {timeout:g} s of CPU time ({where})"
     if run.lost:
-        return "error", f"{run.problem} ({where})"
+        return Status.ERROR, f"{run.problem} ({where})"
     if run.problem:
-        return "error", f"{run.problem} ({where})"
+        return Status.ERROR, f"{run.problem} ({where})"
     if run.exit_code is not None:
-        return "error", f"the process exited with code {run.exit_code} {where} (os._exit()?); nothing after " \
+        return Status.ERROR, f"the process exited with code {run.exit_code} {where} (os._exit()?); nothing after " \
                         "that point could be checked"
     if run.signal is not None:
         name = _signal.Signals(run.signal).name if run.signal in _signal.Signals._value2member_map_ else run.signal
         if run.signal == _signal.SIGKILL:
-            return "memory", f"was killed (SIGKILL) {where}; usually this means it ran out of memory " \
+            return Status.MEMORY, f"was killed (SIGKILL) {where}; usually this means it ran out of memory " \
                              f"(the limit is {memory_mb:g} MB)"
-        return "error", f"crashed with {name} {where}"
-    return "error", f"stopped without reporting {where}"
+        return Status.ERROR, f"crashed with {name} {where}"
+    return Status.ERROR, f"stopped without reporting {where}"
 
 
 def _grade(spec, case, i, status, message, values, notes) -> list:
-    if status != "ok":
+    if status is not Status.OK:
         hint = HINTS.get(status, "")
-        if status == "missing":
+        if status is Status.MISSING:
             hint = f"define {spec.signature} in a code cell of the notebook"
-        elif status == "error" and "TypeError" in message and "argument" in message:
+        elif status is Status.ERROR and "TypeError" in message and "argument" in message:
             message += f"; expected {spec.signature}"
         return spec.failure(case, status, message, hint=hint)
     bad = protocol.nonfinite_counts(values)
@@ -138,7 +129,7 @@ def _grade(spec, case, i, status, message, values, notes) -> list:
     try:
         rows = spec.grade(case, values)
     except Exception as exc:  # noqa: BLE001 - outputs so odd that a comparison failed
-        return spec.failure(case, "error", f"could not check what {spec.name} returned "
+        return spec.failure(case, Status.ERROR, f"could not check what {spec.name} returned "
                             f"({type(exc).__name__}: {str(exc)[:200]})")
     for row in rows:
         row.points = float(min(max(row.points, 0.0), row.max_points))
@@ -148,11 +139,11 @@ def _grade(spec, case, i, status, message, values, notes) -> list:
 def summarize(exercise, rows, notes: list[str]) -> dict:
     """Score and status from rows; the message names the first problem of each function that lost points."""
     score = round(sum(r.points for r in rows), 6)
-    worst = min((r for r in rows if r.points < r.max_points or row_status(r.status) != "ok"),
-                key=lambda r: _rank(r.status), default=None)
-    status = "ok" if worst is None or _rank(worst.status) < 0 else row_status(worst.status)
+    worst = min((r for r in rows if r.points < r.max_points or Status.parse(r.status).counted is not Status.OK),
+                key=lambda r: Status.parse(r.status).severity, default=None)
+    status = Status.OK if worst is None else Status.parse(worst.status).counted
     first: dict[str, str] = {}      # function -> its most telling lost row's message
-    for r in sorted(rows, key=lambda r: _rank(r.status)):
+    for r in sorted(rows, key=lambda r: Status.parse(r.status).severity):
         if r.points < r.max_points and r.function not in first:
             first[r.function] = r.message or r.hint or f"{r.name} failed"
     by_message: dict[str, list[str]] = {}
@@ -167,7 +158,7 @@ def summarize(exercise, rows, notes: list[str]) -> dict:
             "checks": [r.to_dict() for r in rows], "notes": notes}
 
 
-def unrun(exercise, status: str, message: str) -> dict:
+def unrun(exercise, status: Status, message: str) -> dict:
     """The result for a submission that never ran: an invalid notebook, or none at all (status missing)."""
     rows = []
     for spec in exercise.functions:

@@ -17,7 +17,7 @@ def pass_rates(records) -> dict[str, float]:
     passed: Counter = Counter()
     total: Counter = Counter()
     for record in records:
-        for row in record["checks"]:
+        for row in record.checks:
             key = f"{row['function']}: {row['name']}"
             total[key] += 1
             passed[key] += bool(row["passed"])
@@ -28,14 +28,14 @@ def common_hints(records, top: int = 10) -> list[tuple[str, str, int]]:
     """``(function, hint, students)`` for the hints most students received: the class's common mistakes."""
     counts: Counter = Counter()
     for record in records:
-        counts.update({(row["function"], row["hint"]) for row in record["checks"]
+        counts.update({(row["function"], row["hint"]) for row in record.checks
                        if not row["passed"] and row.get("hint")})
     return [(f, h, n) for (f, h), n in counts.most_common(top)]
 
 
 def render(exercise, records) -> str:
     """The summary page's HTML for a list of result records."""
-    scores = [r["score"] for r in records]
+    scores = [r.score for r in records]
     hist = go.Figure(go.Histogram(x=scores, xbins=dict(start=0, end=exercise.max_points + 1e-9,
                                                          size=max(exercise.max_points / 20, 1e-9)),
                                   marker_color="#3f6fb5"))
@@ -48,7 +48,7 @@ def render(exercise, records) -> str:
     bars.update_layout(title="Pass rate of each check", xaxis_title="% of check rows passed",
                        xaxis_range=[0, 100], yaxis_autorange="reversed", template="plotly_white",
                        height=max(300, 28 * len(keys) + 120), margin=dict(l=320))
-    statuses = Counter(r["status"] for r in records)
+    statuses = Counter(str(r.status) for r in records)
     mean = sum(scores) / len(scores) if scores else 0.0
     rows = "".join(f"<tr><td>{escape(s)}</td><td>{n}</td></tr>" for s, n in sorted(statuses.items()))
     mistakes = "".join(f"<tr><td>{n}</td><td><code>{escape(f)}</code></td><td>{escape(h)}</td></tr>"

@@ -29,7 +29,7 @@ def _from_bpkit(obj) -> bool:
     module = getattr(obj, "__module__", None) or ""
     if isinstance(obj, types.ModuleType):
         module = obj.__name__
-    return module == "bpkit" or (module.startswith("bpkit.") and not module.startswith("bpkit.grading"))
+    return module == "bpkit" or (module.startswith("bpkit.") and not module.startswith("bpkit.sandbox"))
 
 
 def _names(code: types.CodeType) -> set[str]:
@@ -84,7 +84,7 @@ def _value(value, memo, handed_over):
 def drop_bpkit_modules() -> None:
     """Remove every bpkit module but the grader's own from ``sys.modules`` and free what they held."""
     for name in list(sys.modules):
-        if (name == "bpkit" or name.startswith("bpkit.")) and not name.startswith("bpkit.grading"):
+        if (name == "bpkit" or name.startswith("bpkit.")) and not name.startswith("bpkit.sandbox"):
             del sys.modules[name]
     gc.collect()
 

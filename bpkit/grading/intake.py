@@ -11,17 +11,11 @@ Accepted, mixed freely on one command line:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from .records import Entry
+
 _SAFE = re.compile(r"[^A-Za-z0-9._@+-]")
-
-
-@dataclass(frozen=True)
-class Entry:
-    student: str
-    path: Path | None       # None: the student has a folder but no notebook for this exercise
-    note: str = ""
 
 
 class DiscoveryError(ValueError):

@@ -1,6 +1,6 @@
 """The pre-forked grading worker: numpy and sympy loaded once, one fork per submission.
 
-Started by the grader as ``python -m bpkit.grading.worker EXERCISE FD GRADER_PID`` in a clean environment (so it never sees the
+Started by the grader as ``python -m bpkit.sandbox.worker EXERCISE FD GRADER_PID`` in a clean environment (so it never sees the
 secret seed), it talks over a SOCK_SEQPACKET socket (fd FD): the grader sends a small JSON job header with two file
 descriptors attached (the job pipe's read end, the result pipe's write end); the worker forks a child
 (``child.run``) that reads the job and writes results on those pipes directly, so the job data never passes through

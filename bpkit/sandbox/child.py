@@ -25,6 +25,7 @@ import time
 import traceback
 
 from . import confine, protocol
+from .status import Status
 
 _ALLOWED_STUBS = ("bpkit", "bpkit.exercises")
 CELL_SHARE = 0.5      # of the timeout: all code cells together; the rest is shared by the functions
@@ -85,7 +86,7 @@ class _BpkitGuard(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.used: list[str] = []
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname == "bpkit" or (fullname.startswith("bpkit.") and not fullname.startswith("bpkit.grading")):
+        if fullname == "bpkit" or (fullname.startswith("bpkit.") and not fullname.startswith("bpkit.sandbox")):
             return importlib.util.spec_from_loader(fullname, self, is_package=True)
         return None
 
@@ -204,18 +205,18 @@ def _call_functions(names, calls, cases, namespace, result_fd: int, clock) -> No
         stopped = None     # (status, message) once a case timed out, ran out of memory or sent too much
         for i, case in enumerate(cases[name]):
             protocol.write_frame(result_fd, {"event": "calling", "function": name, "case": i})
-            frame = {"event": "case", "function": name, "case": i, "status": "ok", "message": "", "values": {}}
+            frame = {"event": "case", "function": name, "case": i, "status": Status.OK, "message": "", "values": {}}
             arrays: dict = {}
             if stopped:
                 frame.update(status=stopped[0], message=stopped[1])
             elif fn is None:
-                frame.update(status="missing", message=f"{name} is not defined after running the notebook")
+                frame.update(status=Status.MISSING, message=f"{name} is not defined after running the notebook")
             elif not callable(fn):
-                frame.update(status="missing", message=f"{name} is a {type(fn).__name__}, not a function")
+                frame.update(status=Status.MISSING, message=f"{name} is a {type(fn).__name__}, not a function")
             else:
                 share = max(end - time.monotonic(), MIN_SLICE * clock["timeout"])
                 frame, arrays = _call_one(frame, calls[name], fn, case, share, clock["max_output"])
-                if frame["status"] in ("timeout", "memory") or frame.pop("too_big", False):
+                if frame["status"] in (Status.TIMEOUT, Status.MEMORY) or frame.pop("too_big", False):
                     stopped = (frame["status"], f"{frame['message']} (on case {i + 1}, so the later cases "
                                "were not run)")
             protocol.write_frame(result_fd, frame, arrays)
@@ -231,22 +232,22 @@ def _call_one(frame: dict, call, fn, case, seconds: float, max_output: int) -> t
             _clear_alarm()
         size = sum(v.nbytes for v in outputs.values() if hasattr(v, "nbytes")) if isinstance(outputs, dict) else 0
         if size > max_output:
-            frame.update(status="error", too_big=True, message=f"returned {size / 2**20:.3g} MB of outputs; the "
+            frame.update(status=Status.ERROR, too_big=True, message=f"returned {size / 2**20:.3g} MB of outputs; the "
                          f"limit is {max_output / 2**20:.3g} MB")
         else:
             frame["values"] = protocol.encode_values(outputs, "a", arrays)
     except _OutOfTime:
-        frame.update(status="timeout", message=f"was stopped after {seconds:.3g} s, its share of the time "
+        frame.update(status=Status.TIMEOUT, message=f"was stopped after {seconds:.3g} s, its share of the time "
                      "limit (an endless loop?)")
     except NotImplementedError:
-        frame.update(status="not_implemented", message="not implemented yet (still raises NotImplementedError)")
+        frame.update(status=Status.NOT_IMPLEMENTED, message="not implemented yet (still raises NotImplementedError)")
     except MemoryError:
-        frame.update(status="memory", message="ran out of memory")
+        frame.update(status=Status.MEMORY, message="ran out of memory")
         arrays = {}
     except SystemExit as exc:
-        frame.update(status="error", message=f"called sys.exit({exc.code!r}) instead of returning")
+        frame.update(status=Status.ERROR, message=f"called sys.exit({exc.code!r}) instead of returning")
     except BaseException as exc:  # noqa: BLE001 - the student's exception is the result
-        frame.update(status="error", message="raised " + describe(exc))
+        frame.update(status=Status.ERROR, message="raised " + describe(exc))
         arrays = {}
     return frame, arrays
 

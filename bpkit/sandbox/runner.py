@@ -69,7 +69,7 @@ class Worker:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "bpkit.grading.worker", self.exercise_id, str(theirs.fileno()),
+            [sys.executable, "-I", "-m", "bpkit.sandbox.worker", self.exercise_id, str(theirs.fileno()),
              str(os.getpid())],
             pass_fds=[theirs.fileno()], env=worker_environment(), cwd="/", stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, start_new_session=True)

@@ -1,0 +1,150 @@
+"""The grading engine: grade a class's submissions for one exercise into one OUTDIR, in parallel, resumably.
+
+Each submission's code cells run in a confined child of a pre-forked worker (``bpkit.sandbox``); its functions are
+called on inputs drawn from hidden seeds (``seeds.py``) and the outputs are compared here (``scoring.py``). Results
+are written as each submission finishes (``gradebook.py``); a rerun skips unchanged submissions. Outputs:
+grades.csv, grades.json, canvas.csv, feedback/<student>.html, summary.html. The command line is ``bpkit/cli.py``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..sandbox import protocol
+from ..sandbox.runner import Worker
+from . import feedback, gradebook, scoring, seeds, summary
+from .intake import safe_name
+from .notebook_source import InvalidNotebook, read_notebook
+from .records import Result, Status
+
+
+def _catalog_digest() -> str:
+    import bpkit.exercises as package
+    digest = hashlib.sha256()
+    for path in sorted(Path(package.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class Grader:
+    """Grades submissions for one exercise into one OUTDIR (the CLI's engine; also used by tests and bench)."""
+
+    def __init__(self, exercise, outdir, secret: str, timeout: float = 30.0, memory_mb: float = 1024.0,
+                 max_output_mb: float = protocol.MAX_OUTPUT / 2**20):
+        self.exercise, self.outdir, self.secret = exercise, Path(outdir), secret
+        self.timeout, self.memory_mb = float(timeout), float(memory_mb)
+        self.max_output = int(max_output_mb * 2**20)
+        self.store = gradebook.ResultStore(outdir)
+        self.config = hashlib.sha256(json.dumps([exercise.id, seeds.secret_digest(secret), _catalog_digest()])
+                                     .encode()).hexdigest()[:16]
+        self.limits = {"timeout": self.timeout, "memory": self.memory_mb, "max_output": self.max_output}
+        self.isolation = ""
+
+    def is_current(self, entry) -> bool:
+        digest = gradebook.file_hash(entry.path) if entry.path else ""
+        return self.store.is_current(self.store.load(entry.student), digest, self.config, self.limits)
+
+    def cases_for(self, student: str) -> dict:
+        """This student's hidden cases, per function (the same on every run)."""
+        return {spec.name: spec.make_cases(seeds.hidden_rng(self.secret, self.exercise.id, student, spec.name))
+                for spec in self.exercise.functions}
+
+    def grade_all(self, entries, jobs: int, progress: str = "off") -> None:
+        """Grade ``entries`` with ``jobs`` workers, saving each result the moment it is ready."""
+        if not entries:
+            return
+        from tqdm import tqdm
+        jobs = max(1, min(jobs, len(entries)))
+        workers: queue.Queue = queue.Queue()
+        started = []
+        try:
+            for _ in range(jobs):           # start them all, then wait: their imports overlap
+                started.append(Worker(self.exercise.id, wait=False))
+            for worker in started:
+                worker.wait_ready()
+                workers.put(worker)
+            self.isolation = started[0].info.get("isolation", "")
+            bar = tqdm(total=len(entries), unit="nb", desc=f"grading {self.exercise.id}",
+                       disable={"auto": None, "on": False, "off": True}[progress], file=sys.stderr)
+            lock = threading.Lock()
+            stop = threading.Event()        # set on Ctrl-C: finish nothing more, save nothing half-done
+
+            def one(entry):
+                if stop.is_set():
+                    return
+                worker = workers.get()
+                try:
+                    try:
+                        record = self.grade_one(entry, worker)
+                    except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the class
+                        if stop.is_set():
+                            return
+                        print(f"bpkit grade: internal error on {entry.student}: {type(exc).__name__}: {exc}",
+                              file=sys.stderr)
+                        record = self._record(entry, scoring.unrun(
+                            self.exercise, Status.ERROR, f"the grader failed on this submission ({type(exc).__name__})"))
+                    if not stop.is_set():
+                        self.store.save(record)
+                finally:
+                    workers.put(worker)
+                    with lock:
+                        bar.update(1)
+
+            pool = ThreadPoolExecutor(jobs)
+            try:
+                for future in [pool.submit(one, e) for e in entries]:
+                    future.result()
+            except BaseException:
+                stop.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
+            bar.close()
+        finally:
+            for worker in started:
+                worker.close()
+
+    def grade_one(self, entry, worker) -> Result:
+        """The result record for one submission (never raises for anything the submission does)."""
+        if entry.path is None:
+            return self._record(entry, scoring.unrun(self.exercise, Status.MISSING,
+                                                     entry.note or "no notebook submitted"))
+        try:
+            submission = read_notebook(entry.path)
+        except InvalidNotebook as exc:
+            return self._record(entry, scoring.unrun(self.exercise, Status.INVALID, str(exc)))
+        cases = self.cases_for(entry.student)
+        arrays: dict = {}
+        encoded = {name: [protocol.encode_values(c, f"{name}.{i}.", arrays) for i, c in enumerate(cs)]
+                   for name, cs in cases.items()}
+        job = protocol.make_frame({"cells": [[c.index, c.source] for c in submission.cells],
+                                   "script": submission.code, "cases": encoded}, arrays)
+        run = worker.run(job, self.timeout, self.memory_mb, self.max_output)
+        result = scoring.score_run(self.exercise, cases, run, self.timeout, self.memory_mb)
+        result["notes"] = submission.notes + ([entry.note] if entry.note else []) + result["notes"]
+        record = self._record(entry, result, wall=run.wall, cpu=run.cpu)
+        if record.blocked_imports:
+            record.flags.append("used " + ", ".join(record.blocked_imports) +
+                                " (bpkit's reference code; refused while grading)")
+        return record
+
+    def _record(self, entry, result: dict, **extra) -> Result:
+        return Result(student=entry.student, exercise=self.exercise.id, config=self.config, limits=self.limits,
+                      file=str(entry.path) if entry.path else None,
+                      file_hash=gradebook.file_hash(entry.path) if entry.path else "",
+                      canvas_id=entry.canvas_id, **result, **extra)
+
+    def finish(self, entries) -> list[Result]:
+        """Rebuild the class files and every feedback page from the saved records of ``entries``."""
+        records = [r for r in (self.store.load(e.student) for e in entries) if r is not None]
+        gradebook.write_class_files(self.outdir, self.exercise, records)
+        for record in records:
+            gradebook.write_atomic(self.outdir / "feedback" / f"{safe_name(record.student)}.html",
+                                   feedback.render(self.exercise, record))
+        gradebook.write_atomic(self.outdir / "summary.html", summary.render(self.exercise, records))
+        return records
