@@ -5,8 +5,11 @@ from .init import he_normal, he_uniform, xavier_normal, xavier_uniform
 from .layers import Flatten, Layer, Linear, ReLU, Sigmoid, Tanh, sigmoid
 from .losses import bce_with_logits, log_softmax, mse_loss, softmax, softmax_cross_entropy
 from .model import History, Sequential, accuracy, evaluate, fit, predict
+from .normalization import BatchNorm1d, LayerNorm
 from .optim import SGD, Adam, Optimizer, RMSProp
 from .recurrent import RNN, Embedding, LastStep, MeanOverTime
+from .regularization import Dropout, Residual, l2_penalty
+from .schedules import CosineAnnealingLR, LinearLR, LRScheduler, SequentialLR, StepLR, linear_warmup
 
 __all__ = [
     "Layer", "Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "sigmoid", "Sequential",
@@ -16,4 +19,6 @@ __all__ = [
     "Conv2d", "MaxPool2d", "im2col", "col2im", "Embedding", "RNN", "LastStep", "MeanOverTime",
     "clip_grad_norm", "grad_norm",
     "fit", "evaluate", "predict", "accuracy", "History",
+    "BatchNorm1d", "LayerNorm", "Dropout", "Residual", "l2_penalty",
+    "LRScheduler", "StepLR", "CosineAnnealingLR", "LinearLR", "SequentialLR", "linear_warmup",
 ]

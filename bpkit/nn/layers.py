@@ -13,7 +13,9 @@ from .init import get_initializer
 
 
 class Layer:
-    """Base class: no parameters, ``__call__`` is ``forward``."""
+    """Base class: no parameters, ``__call__`` is ``forward``; ``training`` is True until ``eval()``."""
+
+    training = True
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
@@ -36,6 +38,15 @@ class Layer:
     def zero_grad(self) -> None:
         for grad in self.grads.values():
             grad.fill(0.0)
+
+    def train(self, mode: bool = True):
+        """Training mode (``mode=True``) or evaluation mode; only BatchNorm1d and Dropout behave differently."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
 
     def astype(self, dtype):
         """Convert parameters and gradients to ``dtype`` in place (float32 for speed, float64 for checks)."""

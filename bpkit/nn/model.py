@@ -41,6 +41,14 @@ class Sequential(Layer):
         for layer, name in self.parameters():
             layer.grads[name].fill(0.0)
 
+    def train(self, mode: bool = True):
+        """Put every layer in training mode (``mode=True``) or evaluation mode; returns the model."""
+        self.training = bool(mode)
+        for layer in self.layers:
+            if hasattr(layer, "train"):
+                layer.train(mode)
+        return self
+
     def astype(self, dtype):
         for layer in self.layers:
             if hasattr(layer, "astype"):
@@ -105,9 +113,16 @@ def evaluate(model, loss_fn: Callable, X, y, batch_size: int = 1024):
 
 
 def predict(model, X, batch_size: int = 1024) -> np.ndarray:
-    """The model's outputs for every row of X, computed in batches."""
+    """The model's outputs for every row of X, computed in batches, in evaluation mode (``model.eval()``)."""
     X = as_float_array(X, "X")
-    return np.concatenate([model.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+    training = getattr(model, "training", None)
+    if training and hasattr(model, "eval"):
+        model.eval()                    # BatchNorm's running statistics, no dropout; restored below
+    try:
+        return np.concatenate([model.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+    finally:
+        if training and hasattr(model, "train"):
+            model.train()
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -137,6 +152,8 @@ def fit(model, loss_fn: Callable, optimizer, X, y, epochs: int = 10, batch_size:
     history = History()
     bar = _progress(epochs, progress, "training")
     n = len(X)
+    if hasattr(model, "train"):
+        model.train()
     for epoch in range(int(epochs)):
         order = rng.permutation(n)
         losses, right, counted = [], 0.0, 0
