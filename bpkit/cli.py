@@ -87,8 +87,6 @@ def run_grade(args) -> int:
         counts[str(r.status)] = counts.get(str(r.status), 0) + 1
     print(f"graded {len(records)} of {len(entries)}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
           + f"; wrote {outdir / 'grades.csv'}, grades.json, canvas.csv, summary.html, feedback/", file=sys.stderr)
-    if grader.isolation:
-        print(f"isolation: {grader.isolation}", file=sys.stderr)
     if interrupted:
         print("interrupted: run the same command again to grade the rest", file=sys.stderr)
         return 130

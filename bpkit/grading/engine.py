@@ -69,6 +69,7 @@ class Grader:
                 worker.wait_ready()
                 workers.put(worker)
             self.isolation = started[0].info.get("isolation", "")
+            print(f"isolation: {self.isolation}", file=sys.stderr)
             bar = tqdm(total=len(entries), unit="nb", desc=f"grading {self.exercise.id}",
                        disable={"auto": None, "on": False, "off": True}[progress], file=sys.stderr)
             lock = threading.Lock()
@@ -127,7 +128,8 @@ class Grader:
         run = worker.run(job, self.timeout, self.memory_mb, self.max_output)
         result = scoring.score_run(self.exercise, cases, run, self.timeout, self.memory_mb)
         result["notes"] = submission.notes + ([entry.note] if entry.note else []) + result["notes"]
-        record = self._record(entry, result, wall=run.wall, cpu=run.cpu)
+        record = self._record(entry, result, wall=run.wall, cpu=run.cpu,
+                              isolation=worker.info.get("isolation", ""))
         if record.blocked_imports:
             record.flags.append("used " + ", ".join(record.blocked_imports) +
                                 " (bpkit's reference code; refused while grading)")

@@ -126,8 +126,14 @@ def grades_csv(exercise, records) -> str:
 def grades_json(exercise, records) -> str:
     keep = ("student", "score", "max_score", "status", "message", "flags", "notes", "checks", "file_hash")
     doc = {"exercise": exercise.id, "title": exercise.title, "max_score": exercise.max_points,
+           "isolation": isolation_lines(records),
            "students": [{k: getattr(r, k) for k in keep} for r in records]}
     return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False)
+
+
+def isolation_lines(records) -> list[str]:
+    """The sandbox's isolation lines the class was graded under (one, unless runs on different machines mixed)."""
+    return sorted({r.isolation for r in records if r.isolation})
 
 
 def canvas_csv(exercise, records) -> str:

@@ -42,6 +42,7 @@ class Result:
     config: str = ""        # what the result depends on besides the file (exercise spec, secret); see engine
     limits: dict = field(default_factory=dict)
     canvas_id: str = ""
+    isolation: str = ""     # the sandbox's own account of what was isolated when this submission ran
     wall: float = 0.0
     cpu: float = 0.0
 

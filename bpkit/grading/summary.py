@@ -50,6 +50,7 @@ def render(exercise, records) -> str:
                        height=max(300, 28 * len(keys) + 120), margin=dict(l=320))
     statuses = Counter(str(r.status) for r in records)
     mean = sum(scores) / len(scores) if scores else 0.0
+    isolation = sorted({r.isolation for r in records if r.isolation})
     rows = "".join(f"<tr><td>{escape(s)}</td><td>{n}</td></tr>" for s, n in sorted(statuses.items()))
     mistakes = "".join(f"<tr><td>{n}</td><td><code>{escape(f)}</code></td><td>{escape(h)}</td></tr>"
                        for f, h, n in common_hints(records))
@@ -60,6 +61,7 @@ def render(exercise, records) -> str:
             "td,th{padding:.2rem .8rem;border-bottom:1px solid #ddd}</style></head><body>"
             f"<h1>{escape(exercise.title)}: class summary</h1>"
             f"<p>{len(records)} submissions; mean score {mean:.3g} of {exercise.max_points:g}.</p>"
+            + "".join(f"<p class='isolation'>Isolation: {escape(line)}</p>" for line in isolation) +
             f"<table><tr><th>status</th><th>submissions</th></tr>{rows}</table>{mistakes_table}"
             + pio.to_html(hist, include_plotlyjs=True, full_html=False)
             + pio.to_html(bars, include_plotlyjs=False, full_html=False)

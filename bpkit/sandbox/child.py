@@ -58,13 +58,13 @@ class _Blocked:
     """Stands in for anything from bpkit's reference modules: importing it works (so a notebook's import cell
     still runs to the end), using it raises ReferenceBlocked and is recorded for the instructor."""
 
-    def __init__(self, name: str, used: list):
+    def __init__(self, name: str, guard):
         object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_used", used)
+        object.__setattr__(self, "_guard", guard)
 
     def _refuse(self, *args, **kwargs):
         name = object.__getattribute__(self, "_name")
-        object.__getattribute__(self, "_used").append(name)
+        object.__getattribute__(self, "_guard").record(name)
         raise ReferenceBlocked(f"{name} is not available while grading: graded functions must be your own "
                                "code, not the course's reference implementation")
 
@@ -83,7 +83,12 @@ class _BpkitGuard(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """bpkit while grading: ``check`` and ``%load_ext`` are no-ops; everything else is a ``_Blocked`` stand-in."""
 
     def __init__(self):
-        self.used: list[str] = []
+        self.used: list[str] = []         # used while a graded function ran: its result depended on it (a flag)
+        self.in_cells: list[str] = []     # used by a cell (a provided check, a data loader): costs nothing
+        self.calling = ""                 # the graded function running now, if any
+
+    def record(self, name: str) -> None:
+        (self.used if self.calling else self.in_cells).append(name)
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname == "bpkit" or (fullname.startswith("bpkit.") and not fullname.startswith("bpkit.sandbox")):
@@ -97,12 +102,12 @@ class _BpkitGuard(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__path__ = []
         if module.__name__ in _ALLOWED_STUBS:
             module.check = module.load_ipython_extension = _noop
-        used = self.used
+        guard = self
 
         def __getattr__(attr, _module=module.__name__):
             if attr.startswith("__"):
                 raise AttributeError(attr)
-            return _Blocked(f"{_module}.{attr}", used)
+            return _Blocked(f"{_module}.{attr}", guard)
         module.__getattr__ = __getattr__
 
 
@@ -128,7 +133,7 @@ def run(job_fd: int, result_fd: int, workdir: str, names: list[str], calls: dict
         del header, arrays
         report = confine.confine(workdir, float(sandbox["memory_mb"]), float(sandbox["timeout"]),
                                  sandbox["read_paths"], bool(sandbox["keep_read_capability"]),
-                                 int(sandbox["landlock_abi"]))
+                                 int(sandbox["landlock_abi"]), str(sandbox.get("network", "")))
         confine.die_with_parent(sandbox["worker_pid"])     # after the uid change, which would clear it
         guard = _BpkitGuard()
         sys.meta_path.insert(0, guard)
@@ -137,8 +142,9 @@ def run(job_fd: int, result_fd: int, workdir: str, names: list[str], calls: dict
         clock = {"start": started, "timeout": timeout, "max_output": int(sandbox["max_output"])}
         protocol.write_frame(result_fd, {"event": "start", "isolation": report})
         namespace = _run_cells(cells, result_fd, guard, clock)
-        _call_functions(names, calls, cases, namespace, result_fd, clock)
-        protocol.write_frame(result_fd, {"event": "done", "blocked": sorted(set(guard.used))[:20]})
+        _call_functions(names, calls, cases, namespace, result_fd, clock, guard)
+        protocol.write_frame(result_fd, {"event": "done", "blocked": sorted(set(guard.used))[:20],
+                                         "blocked_in_cells": sorted(set(guard.in_cells))[:20]})
         code = 0
     except BaseException:  # noqa: BLE001 - a broken result pipe, or the student broke our own machinery
         code = 71
@@ -191,13 +197,17 @@ def _run_cells(cells, result_fd: int, guard: _BpkitGuard, clock) -> dict:
         except MemoryError:
             memory = True
             notes.append(f"code cell {index} ran out of memory; grading went on with the next cell")
+        except ReferenceBlocked as exc:
+            name = str(exc).split(" is not available")[0]
+            notes.append(f"code cell {index} uses {name}, which does not run while grading; the cell stopped there "
+                         "(this costs nothing: only the graded functions are checked)")
         except BaseException as exc:  # noqa: BLE001 - any error in a cell is the student's
             notes.append(f"code cell {index} raised {describe(exc)}; grading went on with the next cell")
     protocol.write_frame(result_fd, {"event": "cells", "notes": notes, "memory": memory})
     return namespace
 
 
-def _call_functions(names, calls, cases, namespace, result_fd: int, clock) -> None:
+def _call_functions(names, calls, cases, namespace, result_fd: int, clock, guard) -> None:
     for k, name in enumerate(names):
         fn = namespace.get(name)
         # this function's share: an equal part of what is left before the soft end
@@ -215,7 +225,11 @@ def _call_functions(names, calls, cases, namespace, result_fd: int, clock) -> No
                 frame.update(status=Status.MISSING, message=f"{name} is a {type(fn).__name__}, not a function")
             else:
                 share = max(end - time.monotonic(), MIN_SLICE * clock["timeout"])
-                frame, arrays = _call_one(frame, calls[name], fn, case, share, clock["max_output"])
+                guard.calling = name
+                try:
+                    frame, arrays = _call_one(frame, calls[name], fn, case, share, clock["max_output"])
+                finally:
+                    guard.calling = ""
                 if frame["status"] in (Status.TIMEOUT, Status.MEMORY) or frame.pop("too_big", False):
                     stopped = (frame["status"], f"{frame['message']} (on case {i + 1}, so the later cases "
                                "were not run)")

@@ -2,6 +2,8 @@
 
 In order (``confine(...)``, called in the freshly forked child):
 
+0. a network namespace of its own, with nothing but a loopback that is down (``netns.py``), when this machine
+   allows one (the worker probes it once and reports it);
 1. a clean environment (no ``--seed``, no instructor variables; one BLAS thread; ``HOME``/``TMPDIR`` = its workdir);
 2. resource limits: RLIMIT_AS (memory), RLIMIT_CPU (a backstop to the parent's wall-clock SIGKILL), RLIMIT_FSIZE,
    RLIMIT_NOFILE, no core files, and RLIMIT_NPROC (so a fork loop hits a ceiling);
@@ -11,6 +13,10 @@ In order (``confine(...)``, called in the freshly forked child):
    CAP_DAC_READ_SEARCH, to read it; Landlock still limits *which* files it may read;
 4. Landlock (see ``landlock.py``): read-only access to the Python installation minus ``bpkit``; read-write access to
    the workdir only; no TCP; no signals outside its own domain.
+
+What is NOT isolated: the child shares the machine's kernel, CPU and disk bandwidth with everything else (the limits
+bound how much of them it takes, not who else it slows), it can read the Python installation (minus ``bpkit``),
+and it can see other processes' ids in ``/proc`` (Landlock stops it reading their files and signalling them).
 
 Everything is best effort where the platform lacks a feature, and ``isolation_report()`` says what is in force.
 """
@@ -23,7 +29,7 @@ import stat
 import sys
 from pathlib import Path
 
-from . import landlock
+from . import landlock, netns
 
 SANDBOX_UID_BASE = 3_000_000_000
 NPROC_ALLOWANCE = 32           # processes (and threads) a submission may start before fork fails
@@ -157,19 +163,26 @@ def drop_root(uid: int, keep_read_capability: bool) -> None:
 
 
 def confine(workdir: str, memory_mb: float, cpu_seconds: float, read_paths: list[str],
-            keep_read_capability: bool, landlock_abi: int) -> dict:
-    """Apply everything above to the calling (child) process; return what is in force."""
+            keep_read_capability: bool, landlock_abi: int, network: str = "") -> dict:
+    """Apply everything above to the calling (child) process; return what is in force.
+
+    ``network`` is the way the worker's probe isolated the network (``netns.probe``), or "" where it could not:
+    when the probe succeeded, failing here raises (the submission is not run without the wall the run reports).
+    """
     os.environ.clear()
     os.environ.update(clean_environment(workdir))
-    report = {"uid": os.getuid(), "landlock": 0, "nproc": None}
-    if os.geteuid() == 0:
+    report = {"uid": os.getuid(), "landlock": 0, "nproc": None, "netns": ""}
+    tasks = count_tasks(os.getuid()) if os.geteuid() != 0 else 0
+    if network:
+        report["netns"] = netns.isolate()
+    if os.geteuid() == 0 and not report["netns"].startswith("userns"):
         uid = SANDBOX_UID_BASE + os.getpid()
         os.chown(workdir, uid, uid)
         set_limits(memory_mb, cpu_seconds, NPROC_ALLOWANCE)
         drop_root(uid, keep_read_capability)
         report.update(uid=uid, nproc=NPROC_ALLOWANCE)
     else:
-        nproc = count_tasks(os.getuid()) + NPROC_ALLOWANCE
+        nproc = tasks + NPROC_ALLOWANCE
         set_limits(memory_mb, cpu_seconds, nproc)
         report["nproc"] = nproc
     report["landlock"] = landlock.restrict(read_paths, [workdir, "/dev/null"], abi=landlock_abi)
@@ -185,9 +198,17 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(75)
 
 
-def isolation_report(landlock_abi: int) -> str:
+def isolation_report(landlock_abi: int, network: str = "", network_problem: str = "") -> str:
     """One line for the instructor: which protections this machine provides."""
     parts = ["child process per submission", "rlimits (memory, CPU, file size, processes)"]
+    if network:
+        parts.append(f"own network namespace per submission ({network}: only a loopback that is down; no UDP, "
+                     "TCP, DNS or raw socket leaves it)")
+    else:
+        tcp = "UDP, DNS and raw sockets" if landlock_abi >= 4 else "UDP, TCP, DNS and raw sockets"
+        parts.append(f"NETWORK NOT ISOLATED (no network namespace: {network_problem or 'not available'}): a "
+                     f"submission can send data, its hidden inputs included, over {tcp} to any address this "
+                     "machine reaches")
     if os.geteuid() == 0:
         parts.append("own uid per submission")
     if landlock_abi >= 1:

@@ -24,7 +24,8 @@ import time
 
 _PR_SET_CHILD_SUBREAPER = 36
 PRELOAD = ("numpy", "sympy")
-OPTIONAL_PRELOAD = ("plotly.graph_objects", "plotly.io", "ipywidgets")   # what exercise notebooks often import
+OPTIONAL_PRELOAD = ("plotly.graph_objects", "plotly.io", "ipywidgets",   # what exercise notebooks often import
+                    "encodings.idna")   # (and what socket imports lazily for a host name)
 
 
 def _noop(*args, **kwargs):
@@ -63,11 +64,12 @@ def main(argv=None) -> int:
             except ImportError:
                 pass
         _warm_plotly()
-        from . import child, confine, isolate, landlock
+        from . import child, confine, isolate, landlock, netns
         names, calls, warnings = isolate.isolated_calls(exercise_id)
         abi = landlock.abi_version()
+        network, network_problem = netns.probe()
         read_paths = confine.python_read_paths()
-        sandbox = {"read_paths": read_paths, "landlock_abi": abi, "worker_pid": os.getpid(),
+        sandbox = {"read_paths": read_paths, "landlock_abi": abi, "worker_pid": os.getpid(), "network": network,
                    "keep_read_capability": os.geteuid() == 0 and confine.needs_read_capability(read_paths)}
         libc = ctypes.CDLL(None)
         if hasattr(libc, "prctl"):      # Linux: orphans of a submission come back to us, to be killed,
@@ -80,7 +82,7 @@ def main(argv=None) -> int:
     except Exception as exc:  # noqa: BLE001 - report why the worker cannot start, then stop
         sock.send(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}).encode())
         return 1
-    report = confine.isolation_report(abi) + "".join(f"; WARNING {w}" for w in warnings)
+    report = confine.isolation_report(abi, network, network_problem) + "".join(f"; WARNING {w}" for w in warnings)
     sock.send(json.dumps({"ready": True, "functions": names, "landlock": abi, "isolation": report}).encode())
     try:
         while True:
