@@ -42,3 +42,11 @@ def test_tokenize_vocabulary_and_padding():
         pad_sequences([[1]], side="up")
     with pytest.raises(TypeError, match="text: expected a str, got int"):
         tokenize(3)
+
+
+def test_breast_cancer_loads_offline_with_1_for_malignant():
+    from bpkit.data import load_breast_cancer
+
+    X, y = load_breast_cancer()
+    assert X.shape == (569, 30) and X.dtype == np.float64 and y.dtype == np.int64
+    assert int(y.sum()) == 212 and int((y == 0).sum()) == 357

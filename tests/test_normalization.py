@@ -140,3 +140,15 @@ def test_normalization_keeps_float32(layer_fn):
     assert out.dtype == np.float32 and layer.backward(np.ones_like(out)).dtype == np.float32
     layer.eval()
     assert layer.forward(x).dtype == np.float32
+
+
+def test_fit_drop_last_skips_the_partial_batch():
+    rng = np.random.default_rng(9)
+    X, y = rng.standard_normal((43, 4)), rng.integers(0, 3, 43)
+    model = nn.Sequential(nn.Linear(4, 6, seed=0), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 3, seed=1))
+    h = nn.fit(model, nn.softmax_cross_entropy, nn.SGD(model, lr=0.1), X, y, epochs=2, batch_size=10,
+               progress=False, drop_last=True)
+    assert len(h.step_loss) == 8 and model[1].num_batches_tracked == 8
+    with pytest.raises(ValueError, match="no full batch"):
+        nn.fit(model, nn.softmax_cross_entropy, nn.SGD(model, lr=0.1), X[:5], y[:5], batch_size=10,
+               progress=False, drop_last=True)

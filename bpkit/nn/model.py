@@ -133,13 +133,16 @@ def _progress(total: int, enabled: bool, desc: str):
 
 
 def fit(model, loss_fn: Callable, optimizer, X, y, epochs: int = 10, batch_size: int = 32, seed=0,
-        progress: bool = True, validation=None, callback: Callable | None = None) -> History:
+        progress: bool = True, validation=None, callback: Callable | None = None,
+        drop_last: bool = False) -> History:
     """Train ``model`` with mini-batches, shuffling each epoch with ``seed``; return a ``History``.
 
     X: (N, ...) inputs; y: (N,) integer labels or targets of the model's output shape.
     loss_fn(outputs, y_batch) -> (loss, doutputs). optimizer: has ``step()``, updates the model in place.
     validation: optional (X_val, y_val), evaluated after every epoch.
     callback(history, epoch): called after every epoch (dashboards draw live curves with it).
+    drop_last: skip each epoch's last batch when it is smaller than batch_size (PyTorch's DataLoader option; a
+    batch of a few samples gives BatchNorm useless statistics).
     The same seed, model and data give the same history, bit for bit.
     """
     X = as_float_array(X, "X")
@@ -149,15 +152,18 @@ def fit(model, loss_fn: Callable, optimizer, X, y, epochs: int = 10, batch_size:
     if int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError(f"epochs and batch_size: expected positive integers, got {epochs} and {batch_size}")
     rng = as_rng(seed)
+    n = len(X)
+    if drop_last and n < batch_size:
+        raise ValueError(f"drop_last: {n} samples make no full batch of {batch_size}")
     history = History()
     bar = _progress(epochs, progress, "training")
-    n = len(X)
     if hasattr(model, "train"):
         model.train()
     for epoch in range(int(epochs)):
         order = rng.permutation(n)
         losses, right, counted = [], 0.0, 0
-        for start in range(0, n, batch_size):
+        starts = range(0, n - batch_size + 1 if drop_last else n, batch_size)
+        for start in starts:
             batch = order[start:start + batch_size]
             xb, yb = X[batch], y[batch]
             model.zero_grad()
@@ -171,7 +177,7 @@ def fit(model, loss_fn: Callable, optimizer, X, y, epochs: int = 10, batch_size:
                 right += acc * len(batch)
                 counted += len(batch)
         history.step_loss.extend(losses)
-        sizes = [min(batch_size, n - s) for s in range(0, n, batch_size)]
+        sizes = [min(batch_size, n - s) for s in starts]
         history.epoch_loss.append(float(np.average(losses, weights=sizes)))
         if counted:
             history.epoch_accuracy.append(right / counted)
