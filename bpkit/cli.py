@@ -34,14 +34,24 @@ def add_grade_arguments(parser) -> None:
     parser.add_argument("--seed", default=None, metavar="SECRET",
                         help="secret for the hidden inputs (default: $BPKIT_GRADE_SECRET, else a random secret "
                              "kept in OUTDIR/.grading-secret)")
-    parser.add_argument("--force", action="store_true", help="re-grade submissions already graded")
+    parser.add_argument("--force", action="store_true",
+                        help="re-grade submissions already graded (and discard OUTDIR's results if they were "
+                             "graded with another secret)")
+    parser.add_argument("--student", action="append", default=[], metavar="NAME",
+                        help="grade only this student (repeatable); everyone else's rows stay as they are")
+    parser.add_argument("--canvas-assignment", default=None, metavar='"NAME (ID)"',
+                        help="canvas.csv's assignment column header, as Canvas shows it, e.g. "
+                             '"Exercise 3 (12345)" (default: the exercise title and id)')
+    parser.add_argument("--overrides", default=None, metavar="CSV",
+                        help="student,points,late_penalty,reason: adjustments applied at export and shown in "
+                             "feedback (grades.json keeps the raw score too)")
     parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                         help="terminal progress bar (default: when stderr is a terminal)")
 
 
 def run_grade(args) -> int:
     from .exercises.catalog import get_exercise
-    from .grading import seeds
+    from .grading import gradebook, lms, seeds
     from .grading.engine import Grader
     from .grading.intake import DiscoveryError, discover
     from .sandbox.runner import WorkerError
@@ -55,12 +65,48 @@ def run_grade(args) -> int:
     if args.jobs < 1 or args.timeout <= 0 or args.memory < 64 or args.max_output <= 0:
         return _fail(f"expected -j >= 1, --timeout > 0, --memory >= 64 and --max-output > 0, got -j {args.jobs}, "
                      f"--timeout {args.timeout:g}, --memory {args.memory:g}, --max-output {args.max_output:g}")
+    overrides = {}
+    if args.overrides:
+        try:
+            overrides = lms.read_overrides(args.overrides)
+        except (OSError, lms.OverridesError) as exc:
+            return _fail(str(exc))
     outdir = Path(args.out).resolve()
     try:
-        entries = discover(args.submissions, exercise.id, exercise.notebook, exclude=outdir)
+        entries = discover(args.submissions, exercise.id, exercise.notebook, exclude=outdir,
+                           functions=[spec.name for spec in exercise.functions])
     except DiscoveryError as exc:
         return _fail(str(exc))
+    if args.student:
+        wanted = set(args.student)
+        unknown = sorted(wanted - {e.student for e in entries})
+        if unknown:
+            return _fail(f"no submission for {', '.join(map(repr, unknown))} among {len(entries)} found")
+        entries = [e for e in entries if e.student in wanted]
     outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        with gradebook.locked(outdir):
+            return _grade_locked(args, exercise, outdir, entries, overrides, Grader, gradebook, seeds, WorkerError)
+    except gradebook.OutdirBusy as exc:
+        return _fail(str(exc))
+
+
+class _Deferred:
+    """SIGINT/SIGTERM while grading stop the grading (KeyboardInterrupt); while the class files are written they
+    are only remembered, so the files on disk always agree with each other."""
+
+    def __init__(self):
+        self.raise_now = True
+        self.received = None
+
+    def __call__(self, signum, frame):
+        self.received = signum
+        if self.raise_now:
+            raise KeyboardInterrupt
+
+
+def _grade_locked(args, exercise, outdir, entries, overrides, Grader, gradebook, seeds, WorkerError) -> int:
+    import signal
     secret = args.seed or os.environ.get("BPKIT_GRADE_SECRET")
     if secret and len(secret) < 12:
         print("bpkit grade: warning: a secret shorter than 12 characters can be guessed, and with it every "
@@ -70,23 +116,39 @@ def run_grade(args) -> int:
         if created:
             print(f"no --seed given: created a secret in {outdir / '.grading-secret'} (keep it to re-grade "
                   "with the same inputs)", file=sys.stderr)
+    try:
+        if gradebook.check_fingerprint(outdir, seeds.secret_digest(secret), args.force):
+            print(f"--force: discarded the results in {outdir} graded with another secret", file=sys.stderr)
+    except gradebook.OtherSecret as exc:
+        return _fail(str(exc))
     grader = Grader(exercise, outdir, secret, args.timeout, args.memory, args.max_output)
     todo = [e for e in entries if args.force or not grader.is_current(e)]
     print(f"bpkit grade {exercise.id}: {len(entries)} submissions, {len(todo)} to grade "
           f"({len(entries) - len(todo)} unchanged), {args.jobs} workers", file=sys.stderr)
+    handler = _Deferred()
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     interrupted = False
     try:
-        grader.grade_all(todo, args.jobs, progress=args.progress)
-    except KeyboardInterrupt:
-        interrupted = True
-    except WorkerError as exc:
-        return _fail(f"the grading worker could not start: {exc}")
-    records = grader.finish(entries)
+        try:
+            grader.grade_all(todo, args.jobs, progress=args.progress)
+        except KeyboardInterrupt:
+            interrupted = True
+        except WorkerError as exc:
+            return _fail(f"the grading worker could not start: {exc}")
+        handler.raise_now = False
+        records = grader.finish(entries, overrides, args.canvas_assignment)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    interrupted = interrupted or handler.received is not None
     counts: dict[str, int] = {}
     for r in records:
         counts[str(r.status)] = counts.get(str(r.status), 0) + 1
-    print(f"graded {len(records)} of {len(entries)}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"class: {len(records)} students: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
           + f"; wrote {outdir / 'grades.csv'}, grades.json, canvas.csv, summary.html, feedback/", file=sys.stderr)
+    if counts.get("ungraded"):
+        print(f"{counts['ungraded']} students are listed as ungraded (empty score in canvas.csv, which Canvas "
+              "imports as no change)", file=sys.stderr)
     if interrupted:
         print("interrupted: run the same command again to grade the rest", file=sys.stderr)
         return 130

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bpkit.exercises.catalog import all_exercises, get_exercise
-from bpkit.grading import feedback, gradebook, seeds
+from bpkit.grading import feedback, gradebook, lms, seeds
 from bpkit.sandbox import protocol
 from bpkit.grading.intake import DiscoveryError, discover
 from bpkit.grading.records import Result
@@ -47,7 +47,7 @@ def test_csv_cells_cannot_become_spreadsheet_formulas():
 
 
 def test_canvas_csv_has_the_import_header_and_points_possible():
-    lines = list(csv.reader(io.StringIO(gradebook.canvas_csv(EX, [record("ann", 7.5)]))))
+    lines = list(csv.reader(io.StringIO(lms.canvas_csv(EX, [record("ann", 7.5)]))))
     assert lines[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", f"{EX.title} ({EX.id})"]
     assert lines[1] == ["Points Possible", "", "", "", "", f"{EX.max_points:g}"]
     assert lines[2] == ["ann", "", "", "ann", "", "7.5"]
@@ -109,7 +109,7 @@ def test_summary_counts_pass_rates_and_common_mistakes_per_student():
                                    "points": float(passed), "max_points": 1.0, "hint": hint, "case": "c"}
     records = [record("ann", checks=[row(False, "transpose"), row(False, "transpose")]),
                record("ben", checks=[row(False, "transpose"), row(True)]), record("cat", checks=[row(True)])]
-    assert summary.pass_rates(records) == {"linear_backward: dW": 2 / 5}
+    assert summary.pass_rates(records) == {"linear_backward: dW": 1 / 3}   # students, not rows
     assert summary.common_hints(records) == [("linear_backward", "transpose", 2)]
     page = summary.render(EX, records)
     assert "Most common mistakes" in page and "transpose" in page
@@ -200,18 +200,31 @@ def test_invalid_notebooks_get_clear_messages(tmp_path):
             read_notebook(tmp_path / name)
 
 
-def test_magics_and_shell_lines_become_pass_with_a_note():
+def test_cells_become_python_as_ipython_makes_it_and_valid_python_is_never_rewritten():
     nb = {"nbformat": 4, "cells": [
         {"cell_type": "code", "source": ["%load_ext bpkit\n", "x = 7 % 3\n", "if x:\n", "    !pip install foo\n"]},
         {"cell_type": "markdown", "source": "# title"},
         {"cell_type": "code", "source": "%%bash\nls"},
-        {"cell_type": "code", "source": "%%time\ndef f(x):\n    return x"}]}
+        {"cell_type": "code", "source": "%%time\ndef f(x):\n    return x"},
+        {"cell_type": "code", "source": "msg = (\"%s and %s\"\n    % (1, 2))\nok = (x\n    != 3)\n"},
+        {"cell_type": "code", "source": "%%writefile helpers.py\ndef h(x):\n    return 2 * x\n"}]}
     sub = parse_notebook(nb)
-    assert [c.index for c in sub.cells] == [1, 2, 3]
-    assert sub.cells[0].source.splitlines() == ["pass", "x = 7 % 3", "if x:", "    pass"]
+    assert [c.index for c in sub.cells] == [1, 2, 3, 4, 5]
+    assert sub.cells[0].source.splitlines() == ["get_ipython().run_line_magic('load_ext', 'bpkit')", "x = 7 % 3",
+                                                "if x:", "    get_ipython().system('pip install foo')"]
     compile(sub.cells[0].source, "cell", "exec")
     assert sub.cells[1].source == "" and any("%%bash" in n for n in sub.notes)
-    assert sub.cells[2].source.splitlines() == ["pass", "def f(x):", "    return x"]
+    assert sub.cells[2].source.splitlines() == ["", "def f(x):", "    return x"]
+    assert sub.cells[3].source == nb["cells"][4]["source"]          # black's continuation lines stay Python
+    assert "run_cell_magic('writefile', 'helpers.py'" in sub.cells[4].source
+
+
+def test_a_function_defined_twice_is_graded_as_python_would_and_the_note_says_so():
+    nb = {"nbformat": 4, "cells": [{"cell_type": "code", "source": "def f(x):\n    return 1\n"},
+                                   {"cell_type": "code", "source": "def f(x):\n    return 2\n"}]}
+    sub = parse_notebook(nb, functions=["f", "g"])
+    assert sub.notes == ["f is defined 2 times (code cells 1 and 2); the last definition, in code cell 2, is the "
+                         "one graded, as Python would"]
 
 
 def test_discover_reads_files_folders_and_the_nbgrader_layout(tmp_path):

@@ -63,7 +63,8 @@ def test_python_m_bpkit_grade_writes_every_output(nbgrader_class, tmp_path):
     doc = json.loads((out / "grades.json").read_text())
     assert doc["max_score"] == EX.max_points and all(s["checks"] for s in doc["students"])
     summary = (out / "summary.html").read_text()
-    assert "Plotly.newPlot" in summary and 'src="https://cdn.plot.ly' not in summary and len(summary) > 1_000_000
+    assert "Plotly.newPlot" in summary and "cdn.plot.ly" not in summary and len(summary) < 100_000
+    assert "<script src='plotly.min.js'>" in summary and (out / "plotly.min.js").stat().st_size > 1_000_000
     assert {p.stem for p in (out / "feedback").glob("*.html")} == {"ann", "ben", "cat", "dov"}
     assert "isolation:" in proc.stderr
 

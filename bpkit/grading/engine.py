@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
+import shutil
 import sys
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,11 +26,29 @@ from .notebook_source import InvalidNotebook, read_notebook
 from .records import Result, Status
 
 
-def _catalog_digest() -> str:
-    import bpkit.exercises as package
-    digest = hashlib.sha256()
-    for path in sorted(Path(package.__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+def exercise_digest(exercise) -> str:
+    """A fingerprint of the exercise's own spec: what its cached grades depend on besides the submission and the
+    secret. Another exercise's code, or a new exercise, leaves it unchanged.
+
+    An exercise may say what it depends on (``exercise.digest``, or ``exercise.spec_files``: paths); otherwise it is
+    the source of the module that defines its functions (``bpkit/exercises/exNN.py``)."""
+    import inspect
+    given = getattr(exercise, "digest", None)
+    if isinstance(given, str) and given:
+        return given
+    digest = hashlib.sha256(exercise.id.encode())
+    paths = [Path(p) for p in getattr(exercise, "spec_files", None) or ()]
+    if not paths:
+        for spec in exercise.functions:
+            try:
+                paths.append(Path(inspect.getsourcefile(spec.make_cases)))
+            except (TypeError, OSError):
+                continue
+    for path in sorted(set(paths)):
+        try:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        except OSError:
+            digest.update(path.name.encode() + b"\0missing")
     return digest.hexdigest()[:16]
 
 
@@ -40,8 +61,8 @@ class Grader:
         self.timeout, self.memory_mb = float(timeout), float(memory_mb)
         self.max_output = int(max_output_mb * 2**20)
         self.store = gradebook.ResultStore(outdir)
-        self.config = hashlib.sha256(json.dumps([exercise.id, seeds.secret_digest(secret), _catalog_digest()])
-                                     .encode()).hexdigest()[:16]
+        self.config = hashlib.sha256(json.dumps([exercise.id, seeds.secret_digest(secret),
+                                                 exercise_digest(exercise)]).encode()).hexdigest()[:16]
         self.limits = {"timeout": self.timeout, "memory": self.memory_mb, "max_output": self.max_output}
         self.isolation = ""
 
@@ -62,9 +83,12 @@ class Grader:
         jobs = max(1, min(jobs, len(entries)))
         workers: queue.Queue = queue.Queue()
         started = []
+        # one run folder holds every scratch folder of every worker and child: removed here whatever happens
+        rundir = tempfile.mkdtemp(prefix="bpkit-grade-run-")
+        os.chmod(rundir, 0o711)         # a child running under its own uid must reach its scratch folder
         try:
             for _ in range(jobs):           # start them all, then wait: their imports overlap
-                started.append(Worker(self.exercise.id, wait=False))
+                started.append(Worker(self.exercise.id, wait=False, rundir=rundir))
             for worker in started:
                 worker.wait_ready()
                 workers.put(worker)
@@ -109,6 +133,7 @@ class Grader:
         finally:
             for worker in started:
                 worker.close()
+            shutil.rmtree(rundir, ignore_errors=True)
 
     def grade_one(self, entry, worker) -> Result:
         """The result record for one submission (never raises for anything the submission does)."""
@@ -116,7 +141,7 @@ class Grader:
             return self._record(entry, scoring.unrun(self.exercise, Status.MISSING,
                                                      entry.note or "no notebook submitted"))
         try:
-            submission = read_notebook(entry.path)
+            submission = read_notebook(entry.path, [spec.name for spec in self.exercise.functions])
         except InvalidNotebook as exc:
             return self._record(entry, scoring.unrun(self.exercise, Status.INVALID, str(exc)))
         cases = self.cases_for(entry.student)
@@ -141,12 +166,38 @@ class Grader:
                       file_hash=gradebook.file_hash(entry.path) if entry.path else "",
                       canvas_id=entry.canvas_id, **result, **extra)
 
-    def finish(self, entries) -> list[Result]:
-        """Rebuild the class files and every feedback page from the saved records of ``entries``."""
-        records = [r for r in (self.store.load(e.student) for e in entries) if r is not None]
-        gradebook.write_class_files(self.outdir, self.exercise, records)
+    def class_records(self, entries) -> list[Result]:
+        """The whole class as it stands: every student graded into OUTDIR for this exercise (earlier runs
+        included, so grading one student updates only their rows), and each of ``entries`` (this run's) that has
+        no current result listed as ungraded, never left out."""
+        records = {r.student: r for r in self.store.all(self.exercise.id)}
+        for entry in entries:
+            record = records.get(entry.student)
+            if record is None or not self.is_current(entry):
+                why = ("its notebook changed since it was graded" if record is not None else
+                       "the run stopped before it")
+                records[entry.student] = Result(
+                    student=entry.student, exercise=self.exercise.id, max_score=self.exercise.max_points,
+                    status=Status.UNGRADED, canvas_id=entry.canvas_id,
+                    message=f"not graded yet ({why}): run the same command again to grade it")
+        return [records[s] for s in sorted(records)]
+
+    def finish(self, entries, overrides=None, canvas_assignment: str | None = None) -> list[Result]:
+        """Rebuild the class files, every feedback page and the summary from the saved records (see
+        ``class_records``), applying the instructor's ``overrides`` (``lms.read_overrides``) on the way out."""
+        records = self.class_records(entries)
         for record in records:
-            gradebook.write_atomic(self.outdir / "feedback" / f"{safe_name(record.student)}.html",
-                                   feedback.render(self.exercise, record))
-        gradebook.write_atomic(self.outdir / "summary.html", summary.render(self.exercise, records))
+            override = (overrides or {}).get(record.student)
+            if override is not None and record.status is not Status.UNGRADED:
+                final = override.apply(record.score, record.max_score)
+                record.raw_score, record.adjustment = record.score, override.describe(record.score, final)
+                record.score = final
+        gradebook.write_class_files(self.outdir, self.exercise, records, canvas_assignment)
+        for record in records:
+            page = self.outdir / "feedback" / f"{safe_name(record.student)}.html"
+            if record.status is not Status.UNGRADED:
+                gradebook.write_atomic(page, feedback.render(self.exercise, record))
+            elif page.exists():
+                page.unlink()           # an old page would no longer match the class files
+        summary.write(self.outdir, self.exercise, records)
         return records

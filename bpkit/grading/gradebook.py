@@ -7,7 +7,10 @@ timings in them, so an interrupted-and-resumed run produces byte-identical files
 
 - ``grades.csv``: ``student,exercise,score,max_score,status,message,flags`` + one column per check (points);
 - ``grades.json``: the same with every check row (relative error, tolerance, hint, case label) and the notes;
-- ``canvas.csv``: Canvas's gradebook import format (Student, ID, SIS User ID, SIS Login ID, Section, assignment).
+- ``canvas.csv``: Canvas's gradebook import format (see ``lms.py``).
+
+``score`` is the final score (after the instructor's overrides, ``lms.py``); grades.json also keeps ``raw_score``,
+what the checks gave, and the ``adjustment`` applied.
 """
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
+from . import lms
 from .intake import safe_name
 from .records import Result, Status
 
@@ -76,6 +81,19 @@ class ResultStore:
     def save(self, record: Result) -> None:
         write_atomic(self.path(record.student), json.dumps(record.to_dict(), indent=1, sort_keys=True))
 
+    def all(self, exercise_id: str) -> list[Result]:
+        """Every readable record of ``exercise_id`` in the folder."""
+        out = []
+        for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
+            try:
+                data = json.loads(path.read_text("utf-8"))
+                record = Result.from_dict(data)
+            except (OSError, ValueError, TypeError):
+                continue
+            if record.exercise == exercise_id and path.name == f"{safe_name(record.student)}.json":
+                out.append(record)
+        return out
+
     def is_current(self, record: Result | None, digest: str, config: str, limits: dict) -> bool:
         """True if ``record`` graded these exact bytes with this configuration (a run that hit a limit is
         re-graded when the limit has since been raised)."""
@@ -124,7 +142,8 @@ def grades_csv(exercise, records) -> str:
 
 
 def grades_json(exercise, records) -> str:
-    keep = ("student", "score", "max_score", "status", "message", "flags", "notes", "checks", "file_hash")
+    keep = ("student", "score", "raw_score", "adjustment", "max_score", "status", "message", "flags", "notes",
+            "checks", "details", "file_hash", "canvas_id")
     doc = {"exercise": exercise.id, "title": exercise.title, "max_score": exercise.max_points,
            "isolation": isolation_lines(records),
            "students": [{k: getattr(r, k) for k in keep} for r in records]}
@@ -134,18 +153,6 @@ def grades_json(exercise, records) -> str:
 def isolation_lines(records) -> list[str]:
     """The sandbox's isolation lines the class was graded under (one, unless runs on different machines mixed)."""
     return sorted({r.isolation for r in records if r.isolation})
-
-
-def canvas_csv(exercise, records) -> str:
-    """Canvas gradebook import: match students by SIS Login ID (the id the submission came with)."""
-    assignment = f"{exercise.title} ({exercise.id})"
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", assignment])
-    writer.writerow(["Points Possible", "", "", "", "", _number(exercise.max_points)])
-    for r in records:
-        writer.writerow([_cell(r.student), "", "", _cell(r.student), "", _number(r.score)])
-    return out.getvalue()
 
 
 def add_duplicate_flags(records) -> None:
@@ -162,11 +169,79 @@ def add_duplicate_flags(records) -> None:
         r.flags = flags
 
 
-def write_class_files(outdir, exercise, records) -> None:
+def write_class_files(outdir, exercise, records, canvas_assignment: str | None = None) -> None:
     """grades.csv, grades.json and canvas.csv for ``records`` (sorted by student here)."""
     records = sorted(records, key=lambda r: r.student)
     add_duplicate_flags(records)
     outdir = Path(outdir)
     write_atomic(outdir / "grades.csv", grades_csv(exercise, records))
     write_atomic(outdir / "grades.json", grades_json(exercise, records))
-    write_atomic(outdir / "canvas.csv", canvas_csv(exercise, records))
+    write_atomic(outdir / "canvas.csv", lms.canvas_csv(exercise, records, canvas_assignment))
+
+
+# ---- the output folder: one run at a time, one secret ------------------------------------------------------------
+LOCK_NAME = ".bpkit-grade.lock"
+FINGERPRINT_NAME = ".grading-fingerprint"
+
+
+class OutdirBusy(RuntimeError):
+    """Another ``bpkit grade`` is grading into the same OUTDIR (the message gives its PID)."""
+
+
+class OtherSecret(RuntimeError):
+    """OUTDIR holds results graded with another secret."""
+
+
+@contextmanager
+def locked(outdir):
+    """Hold ``OUTDIR/.bpkit-grade.lock`` (an flock, with our PID written in it) for the ``with`` block, or raise
+    OutdirBusy at once if another run holds it. The kernel drops the lock when a run dies, so a stale file never
+    blocks the next run."""
+    import fcntl
+    path = Path(outdir) / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise OutdirBusy(f"another bpkit grade (pid {holder}) is grading into {outdir}; wait for it to finish "
+                             "or stop it, then run this again") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def check_fingerprint(outdir, secret_digest: str, force: bool) -> bool:
+    """Refuse (OtherSecret) an OUTDIR graded with another secret unless ``force``; with ``force``, discard its
+    results, feedback pages and class files first. Records the fingerprint. Returns True if results were discarded."""
+    outdir = Path(outdir)
+    path = outdir / FINGERPRINT_NAME
+    try:
+        recorded = json.loads(path.read_text("utf-8")).get("secret")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    discarded = False
+    if recorded is None and (outdir / "results").is_dir() and any((outdir / "results").glob("*.json")):
+        recorded = "unknown"          # results from before fingerprints: treat as another secret
+    if recorded is not None and recorded != secret_digest:
+        if not force:
+            raise OtherSecret(f"{outdir} holds grades made with another secret (fingerprint {recorded}, this run's "
+                              f"{secret_digest}); their feedback pages would not match. Use another --out, the "
+                              "same secret, or --force to discard them and grade again")
+        for folder in ("results", "feedback"):
+            for old in (outdir / folder).glob("*") if (outdir / folder).is_dir() else []:
+                old.unlink()
+        for name in ("grades.csv", "grades.json", "canvas.csv", "summary.html"):
+            (outdir / name).unlink(missing_ok=True)
+        discarded = True
+    write_atomic(path, json.dumps({"secret": secret_digest}) + "\n")
+    return discarded

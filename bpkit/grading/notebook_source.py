@@ -1,20 +1,24 @@
-"""Read a submitted notebook: its code cells, ready to run in a plain Python process, or a clear reason why not.
+"""Read a submitted notebook: its code cells as plain Python, ready to run outside a kernel, or a clear reason why not.
 
-IPython-only lines cannot run outside a kernel, so they are replaced by ``pass`` (keeping the indentation, so the
-cell still parses) and listed in ``notes``: line magics (``%load_ext bpkit``, ``%timeit f()``), shell lines
-(``!pip install``, ``files = !ls``), help lines (``f?``), and whole cells that start with a cell magic (``%%bash``);
-the body of ``%%time``, ``%%timeit``, ``%%capture`` and ``%%prun`` is Python, so it runs once without the magic.
+A cell becomes Python exactly as IPython itself would make it (``IPython.core.inputtransformer2.TransformerManager``,
+which needs no kernel): ``%load_ext bpkit`` becomes ``get_ipython().run_line_magic('load_ext', 'bpkit')``, ``!ls``
+becomes ``get_ipython().system('ls')``, and a line that merely starts with ``%`` or ``!=`` inside a statement
+(black's continuation lines ``    % (a, b)``) stays the Python it is. The grading child answers those
+``get_ipython()`` calls itself (``bpkit.sandbox.child``): a magic that cannot run there is skipped, for that line
+only, with a note; ``%%writefile`` writes its file into the submission's scratch folder, so a later ``import`` finds
+it. The body of ``%%time``, ``%%timeit``, ``%%capture`` and ``%%prun`` is Python, so it runs once without the magic;
+any other cell magic (``%%bash``, ``%%html``) skips its cell with a note.
 """
 from __future__ import annotations
 
+import ast
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 PYTHON_CELL_MAGICS = {"%%time", "%%timeit", "%%capture", "%%prun"}   # their body is plain Python: keep it
-_IPYTHON_LINE = re.compile(r"^(\s*)(%|!|[\w.]+\s*=\s*[!%]|[\w.]+\?\??\s*$|\?\??[\w.]+\s*$)")
+RUNNABLE_CELL_MAGICS = {"%%writefile", "%%file"}                      # the child carries them out
 
 
 class InvalidNotebook(ValueError):
@@ -38,7 +42,7 @@ class Submission:
         return "\n".join(f"# ---- code cell {c.index} ----\n{c.source}\n" for c in self.cells)
 
 
-def read_notebook(path) -> Submission:
+def read_notebook(path, functions=()) -> Submission:
     """Parse ``path`` (nbformat 4 JSON) into code cells; raise InvalidNotebook for anything else."""
     path = Path(path)
     try:
@@ -58,11 +62,12 @@ def read_notebook(path) -> Submission:
         raise InvalidNotebook(f"{path.name} is not valid JSON ({getattr(exc, 'msg', exc)} at line "
                               f"{getattr(exc, 'lineno', '?')}): the file may be damaged or only partly "
                               "uploaded") from None
-    return parse_notebook(nb, path.name)
+    return parse_notebook(nb, path.name, functions)
 
 
-def parse_notebook(nb, name: str = "notebook") -> Submission:
-    """The code cells of an already-loaded notebook dict (see ``read_notebook``)."""
+def parse_notebook(nb, name: str = "notebook", functions=()) -> Submission:
+    """The code cells of an already-loaded notebook dict (see ``read_notebook``); ``functions`` are the names the
+    exercise grades (a note says which definition is graded when one is defined more than once)."""
     if not isinstance(nb, dict):
         raise InvalidNotebook(f"{name} is JSON but not a notebook (the top level is a {type(nb).__name__})")
     major = nb.get("nbformat")
@@ -84,40 +89,58 @@ def parse_notebook(nb, name: str = "notebook") -> Submission:
             source = "".join(s for s in source if isinstance(s, str))
         if not isinstance(source, str):
             raise InvalidNotebook(f"{name}: code cell {number} has no text source")
-        submission.cells.append(Cell(number, _strip_ipython(source, number, submission.notes)))
+        submission.cells.append(Cell(number, to_python(source, number, submission.notes)))
+    submission.notes += redefinitions(submission.cells, functions)
     return submission
 
 
-def _strip_ipython(source: str, number: int, notes: list[str]) -> str:
-    if source.lstrip().startswith("%%"):
-        magic = source.lstrip().split(None, 1)[0]
-        if magic not in PYTHON_CELL_MAGICS:
-            notes.append(f"code cell {number} starts with the cell magic {magic} and was skipped")
-            return ""
-        notes.append(f"code cell {number}: ran the body of {magic} once, without the magic")
-        first, _, body = source.lstrip().partition("\n")
-        return _strip_ipython("pass\n" + body, number, notes)
-    out, skipped = [], []
-    for line in source.split("\n"):
-        match = _IPYTHON_LINE.match(line)
-        if match and not _is_python(line):
-            out.append(f"{match.group(1)}pass")
-            skipped.append(line.strip())
-        else:
-            out.append(line)
-    if skipped:
-        shown = ", ".join(repr(s[:40]) for s in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
-        notes.append(f"code cell {number}: skipped IPython-only line{'s' if len(skipped) > 1 else ''} {shown}")
-    return "\n".join(out)
+_MANAGER = None
 
 
-def _is_python(line: str) -> bool:
-    """``x = a % b`` or ``y = not_x != 2`` look like magics to the pattern but are Python: let them through."""
-    stripped = line.strip()
-    if stripped.startswith(("%", "!")) or stripped.endswith("?"):
-        return False
+def _transform(source: str) -> str:
+    global _MANAGER
+    if _MANAGER is None:
+        from IPython.core.inputtransformer2 import TransformerManager
+        _MANAGER = TransformerManager()
     try:
-        compile(stripped, "<line>", "exec")
-        return True
-    except SyntaxError:
-        return False
+        return _MANAGER.transform_cell(source)
+    except Exception:  # noqa: BLE001 - IPython could not tokenize it: the child reports the syntax error
+        return source
+
+
+def to_python(source: str, number: int, notes: list[str]) -> str:
+    """One code cell as the Python IPython would run (see the module docstring)."""
+    stripped = source.lstrip()
+    if stripped.startswith("%%"):
+        magic = stripped.split(None, 1)[0]
+        if magic in PYTHON_CELL_MAGICS:
+            notes.append(f"code cell {number}: ran the body of {magic} once, without the magic")
+            return "\n" + _transform(stripped.partition("\n")[2])   # keeps line numbers one off, as the cell
+        if magic not in RUNNABLE_CELL_MAGICS:
+            notes.append(f"code cell {number} starts with the cell magic {magic}, which cannot run while "
+                         "grading; the cell was skipped")
+            return ""
+    return _transform(source)
+
+
+def redefinitions(cells, functions) -> list[str]:
+    """Notes for graded names defined more than once: the last definition run is the one graded."""
+    where: dict[str, list[int]] = {}
+    for cell in cells:
+        try:
+            tree = ast.parse(cell.source)
+        except (SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in functions:
+                where.setdefault(node.name, []).append(cell.index)
+    notes = []
+    for name in functions:
+        cells_seen = where.get(name, [])
+        if len(cells_seen) > 1:
+            places = ", ".join(str(c) for c in cells_seen[:-1]) + f" and {cells_seen[-1]}"
+            same = len(set(cells_seen)) == 1
+            notes.append(f"{name} is defined {len(cells_seen)} times (code cell{'' if same else 's'} "
+                         f"{cells_seen[0] if same else places}); the last definition, in code cell "
+                         f"{cells_seen[-1]}, is the one graded, as Python would")
+    return notes

@@ -37,11 +37,14 @@ class Result:
     notes: list = field(default_factory=list)       # plain sentences for the student
     flags: list = field(default_factory=list)       # for the instructor only
     blocked_imports: list = field(default_factory=list)
+    details: list = field(default_factory=list)     # full exception texts (hidden inputs and all): grades.json only
     file: str | None = None
     file_hash: str = ""
     config: str = ""        # what the result depends on besides the file (exercise spec, secret); see engine
     limits: dict = field(default_factory=dict)
     canvas_id: str = ""
+    raw_score: float | None = None   # what the checks gave, when an override changed ``score`` (set at export)
+    adjustment: str = ""            # the override applied at export, in words
     isolation: str = ""     # the sandbox's own account of what was isolated when this submission ran
     wall: float = 0.0
     cpu: float = 0.0

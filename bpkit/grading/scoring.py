@@ -28,7 +28,7 @@ def score_run(exercise, cases: dict, run: RawRun, timeout: float, memory_mb: flo
     """Rows (as dicts), score, status, message and notes for one executed submission."""
     notes: list[str] = []
     got: dict = {}
-    state = {"cell": None, "call": None, "done": False, "memory": False, "blocked": []}
+    state = {"cell": None, "call": None, "done": False, "memory": False, "blocked": [], "details": []}
     specs = {spec.name: spec for spec in exercise.functions}
     for header, arrays in run.frames:
         try:
@@ -49,6 +49,7 @@ def score_run(exercise, cases: dict, run: RawRun, timeout: float, memory_mb: flo
     if state["memory"] and result["status"] in (Status.ERROR, Status.MISSING) and result["score"] < result["max_score"]:
         result["status"] = Status.MEMORY
     result["blocked_imports"] = state["blocked"]
+    result["details"] = state["details"]
     return result
 
 
@@ -69,6 +70,8 @@ def _read_frame(header, arrays, specs, cases, state, got, notes) -> None:
         if status is Status.INVALID:
             status = Status.ERROR
         message = str(header.get("message", ""))[:1000]
+        if header.get("full") and len(state["details"]) < 50:     # for the instructor's grades.json only
+            state["details"].append(f"{name} (case {i + 1}): {str(header['full'])[:1000]}")
         values = {}
         if status is Status.OK:
             try:

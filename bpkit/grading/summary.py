@@ -1,53 +1,84 @@
-"""``OUTDIR/summary.html``: the class at a glance, opening offline (plotly.js is embedded from the plotly package).
+"""``OUTDIR/summary.html``: the class at a glance.
 
-A histogram of scores, the pass rate of every check across the class, the hints most students received (the
-mistakes the next lecture should revisit), and the count of each status.
+A histogram of scores (every graded submission, full marks included), the share of students who passed each check
+(a student whose function did not run fails every check of it), the hints most students received (the mistakes the
+next lecture should revisit), and the count of each status. plotly.js is written once beside it
+(``OUTDIR/plotly.min.js``) and referenced, so the page stays small and opens offline; the page is byte-identical
+when re-run on the same inputs (fixed element ids, no dates).
 """
 from __future__ import annotations
 
 from collections import Counter
 from html import escape
+from pathlib import Path
 
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from .records import Status
+
+PLOTLY_JS = "plotly.min.js"
+
+
+def _graded(records):
+    return [r for r in records if r.status is not Status.UNGRADED]
+
 
 def pass_rates(records) -> dict[str, float]:
-    """``"function: check"`` -> fraction of check rows passed, over all students and cases."""
-    passed: Counter = Counter()
-    total: Counter = Counter()
+    """``"function: check"`` -> share of students who passed that check on every case.
+
+    A student whose function did not run at all (only a "runs" row) counts as failing each of its checks; the
+    denominator of a check is every student graded, not only those whose code got that far."""
+    names: dict[str, list[str]] = {}          # function -> its check names, in first-seen order
     for record in records:
         for row in record.checks:
-            key = f"{row['function']}: {row['name']}"
-            total[key] += 1
-            passed[key] += bool(row["passed"])
+            checks = names.setdefault(row["function"], [])
+            if row["name"] not in checks:
+                checks.append(row["name"])
+    passed: Counter = Counter()
+    total: Counter = Counter()
+    for record in _graded(records):
+        verdict: dict[tuple[str, str], bool] = {}
+        for row in record.checks:
+            key = (row["function"], row["name"])
+            verdict[key] = verdict.get(key, True) and bool(row["passed"])
+        for function, checks in names.items():
+            ran = any(f == function and n != "runs" for f, n in verdict)
+            for name in checks:
+                if name == "runs" and ran:
+                    continue
+                key = f"{function}: {name}"
+                total[key] += 1
+                passed[key] += bool(verdict.get((function, name), False))
     return {key: passed[key] / total[key] for key in total}
 
 
 def common_hints(records, top: int = 10) -> list[tuple[str, str, int]]:
     """``(function, hint, students)`` for the hints most students received: the class's common mistakes."""
     counts: Counter = Counter()
-    for record in records:
+    for record in _graded(records):
         counts.update({(row["function"], row["hint"]) for row in record.checks
                        if not row["passed"] and row.get("hint")})
-    return [(f, h, n) for (f, h), n in counts.most_common(top)]
+    return sorted(((f, h, n) for (f, h), n in counts.items()), key=lambda t: (-t[2], t[0], t[1]))[:top]
 
 
-def render(exercise, records) -> str:
-    """The summary page's HTML for a list of result records."""
-    scores = [r.score for r in records]
-    hist = go.Figure(go.Histogram(x=scores, xbins=dict(start=0, end=exercise.max_points + 1e-9,
-                                                         size=max(exercise.max_points / 20, 1e-9)),
-                                  marker_color="#3f6fb5"))
-    hist.update_layout(title=f"Scores ({len(records)} submissions, max {exercise.max_points:g})",
-                       xaxis_title="score", yaxis_title="students", bargap=0.05, template="plotly_white")
+def render(exercise, records, plotly_src: str = PLOTLY_JS) -> str:
+    """The summary page's HTML for a list of result records (plotly.js loaded from ``plotly_src``)."""
+    graded = _graded(records)
+    scores = [r.score for r in graded]
+    top = exercise.max_points
+    size = max(top / 20, 1e-9)
+    # bins [0, size), ..., [top - size, top + size): full marks fall in the last bin, never off the end
+    hist = go.Figure(go.Histogram(x=scores, xbins=dict(start=0, end=top + size, size=size), marker_color="#3f6fb5"))
+    hist.update_layout(title=f"Scores ({len(graded)} graded submissions, max {top:g})", xaxis_title="score",
+                       yaxis_title="students", bargap=0.05, template="plotly_white", xaxis_range=[0, top + size])
     rates = pass_rates(records)
     keys = list(rates)
     bars = go.Figure(go.Bar(x=[rates[k] * 100 for k in keys], y=keys, orientation="h", marker_color="#2e9d5b",
                             text=[f"{rates[k]:.0%}" for k in keys], textposition="auto"))
-    bars.update_layout(title="Pass rate of each check", xaxis_title="% of check rows passed",
-                       xaxis_range=[0, 100], yaxis_autorange="reversed", template="plotly_white",
-                       height=max(300, 28 * len(keys) + 120), margin=dict(l=320))
+    bars.update_layout(title="Students who passed each check", xaxis_title="% of students", xaxis_range=[0, 100],
+                       yaxis_autorange="reversed", template="plotly_white", height=max(300, 28 * len(keys) + 120),
+                       margin=dict(l=320))
     statuses = Counter(str(r.status) for r in records)
     mean = sum(scores) / len(scores) if scores else 0.0
     isolation = sorted({r.isolation for r in records if r.isolation})
@@ -56,13 +87,29 @@ def render(exercise, records) -> str:
                        for f, h, n in common_hints(records))
     mistakes_table = ("<h2>Most common mistakes</h2><table><tr><th>students</th><th>function</th><th>hint they got"
                       f"</th></tr>{mistakes}</table>") if mistakes else ""
+    config = {"displaylogo": False, "responsive": True}
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(exercise.id)} summary</title>"
+            f"<script src='{escape(plotly_src)}'></script>"
             "<style>body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}"
-            "td,th{padding:.2rem .8rem;border-bottom:1px solid #ddd}</style></head><body>"
+            "td,th{padding:.2rem .8rem;border-bottom:1px solid #ddd;text-align:left}"
+            ".isolation{color:#555;font-size:.9rem}</style></head><body>"
             f"<h1>{escape(exercise.title)}: class summary</h1>"
-            f"<p>{len(records)} submissions; mean score {mean:.3g} of {exercise.max_points:g}.</p>"
+            f"<p>{len(records)} submissions, {len(graded)} graded; mean score {mean:.3g} of {top:g}.</p>"
             + "".join(f"<p class='isolation'>Isolation: {escape(line)}</p>" for line in isolation) +
             f"<table><tr><th>status</th><th>submissions</th></tr>{rows}</table>{mistakes_table}"
-            + pio.to_html(hist, include_plotlyjs=True, full_html=False)
-            + pio.to_html(bars, include_plotlyjs=False, full_html=False)
+            + pio.to_html(hist, include_plotlyjs=False, full_html=False, div_id="scores", config=config)
+            + pio.to_html(bars, include_plotlyjs=False, full_html=False, div_id="pass-rates", config=config)
             + "</body></html>")
+
+
+def write(outdir, exercise, records) -> None:
+    """``OUTDIR/summary.html``, and ``OUTDIR/plotly.min.js`` once (rewritten only if plotly changed)."""
+    from plotly.offline import get_plotlyjs
+
+    from .gradebook import write_atomic
+    outdir = Path(outdir)
+    js = get_plotlyjs().encode("utf-8")
+    target = outdir / PLOTLY_JS
+    if not target.exists() or target.stat().st_size != len(js) or target.read_bytes() != js:
+        write_atomic(target, js)
+    write_atomic(outdir / "summary.html", render(exercise, records))

@@ -15,10 +15,12 @@ Nothing the child sends is believed: the grader validates every frame and compar
 from __future__ import annotations
 
 import builtins
+import importlib
 import importlib.abc
 import importlib.util
 import linecache
 import os
+import re
 import signal
 import sys
 import time
@@ -166,11 +168,91 @@ def _left(clock, share: float) -> float:
     return max(clock["start"] + share * clock["timeout"] - time.monotonic(), MIN_SLICE * clock["timeout"])
 
 
+class _Shell:
+    """What ``get_ipython()`` returns while grading: the calls IPython's input transformation writes for magics
+    (``bpkit.grading.notebook_source``) are answered here, one line at a time. ``%time``/``%timeit`` run their
+    statement once; ``%%writefile`` writes into the scratch folder; anything else (``%load_ext``, ``!ls``,
+    ``%matplotlib``) is skipped, and the cell's note lists what was."""
+
+    _RUN_ONCE = {"time", "timeit", "prun"}
+
+    def __init__(self, namespace: dict):
+        self.namespace = namespace
+        self.cell = 0
+        self.skipped: dict[int, list[str]] = {}
+        self.wrote: dict[int, list[str]] = {}
+
+    def _skip(self, text: str) -> None:
+        self.skipped.setdefault(self.cell, []).append(text)
+
+    def run_line_magic(self, name, line, *args, **kwargs):
+        if name in self._RUN_ONCE and str(line).strip() and not str(line).lstrip().startswith("-"):
+            exec(compile(str(line), f"<code cell {self.cell}>", "exec", dont_inherit=True), self.namespace)
+            return None
+        self._skip(f"%{name} {line}".strip())
+        return None
+
+    def run_cell_magic(self, name, line, body, *args, **kwargs):
+        if name in ("writefile", "file"):
+            parts = str(line).split()
+            append = "-a" in parts or "--append" in parts
+            target = next((p for p in parts if not p.startswith("-")), "")
+            if target and not os.path.isabs(target) and ".." not in target.split("/"):
+                with open(target, "a" if append else "w", encoding="utf-8") as fh:
+                    fh.write(str(body))
+                importlib.invalidate_caches()
+                self.wrote.setdefault(self.cell, []).append(target)
+                return None
+        self._skip(f"%%{name} {line}".strip())
+        return None
+
+    def system(self, cmd, *args, **kwargs):
+        self._skip(f"!{cmd}")
+        return None
+
+    def getoutput(self, cmd, *args, **kwargs):
+        self._skip(f"!{cmd}")
+        return []
+
+    def __getattr__(self, attr):          # anything else a notebook asks of the shell does nothing
+        return _noop
+
+    def notes(self, index: int) -> list[str]:
+        out = []
+        skipped = self.skipped.pop(index, [])
+        if skipped:
+            shown = ", ".join(repr(s[:40]) for s in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
+            out.append(f"code cell {index}: skipped IPython-only line{'s' if len(skipped) > 1 else ''} {shown} "
+                       "(magics and shell commands do not run while grading)")
+        for target in self.wrote.pop(index, []):
+            out.append(f"code cell {index}: %%writefile wrote {target} into the submission's scratch folder")
+        return out
+
+
+def _input(prompt=""):
+    """``input()`` while grading: nobody is there to answer, so it returns an empty string at once."""
+    _INPUTS.append(str(prompt)[:60])
+    return ""
+
+
+_INPUTS: list[str] = []
+
+
 def _run_cells(cells, result_fd: int, guard: _BpkitGuard, clock) -> dict:
-    namespace = {"__name__": "__main__", "__builtins__": builtins, "display": _noop, "get_ipython": _noop}
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "display": _noop, "input": _input}
+    shell = _Shell(namespace)
+    namespace["get_ipython"] = lambda: shell
+    if os.getcwd() not in sys.path:          # a module written by %%writefile can be imported
+        sys.path.insert(0, os.getcwd())
     notes: list[str] = []
     memory = False
     for index, source in cells:
+        notes += shell.notes(shell.cell)
+        if _INPUTS:
+            notes.append(f"code cell {shell.cell} called input(); it returned an empty string (nobody answers "
+                         "while grading)")
+            _INPUTS.clear()
+        shell.cell = index
         if not source.strip():
             continue
         protocol.write_frame(result_fd, {"event": "cell", "index": index})
@@ -203,6 +285,11 @@ def _run_cells(cells, result_fd: int, guard: _BpkitGuard, clock) -> dict:
                          "(this costs nothing: only the graded functions are checked)")
         except BaseException as exc:  # noqa: BLE001 - any error in a cell is the student's
             notes.append(f"code cell {index} raised {describe(exc)}; grading went on with the next cell")
+    notes += shell.notes(shell.cell)
+    if _INPUTS:
+        notes.append(f"code cell {shell.cell} called input(); it returned an empty string (nobody answers while "
+                     "grading)")
+        _INPUTS.clear()
     protocol.write_frame(result_fd, {"event": "cells", "notes": notes, "memory": memory})
     return namespace
 
@@ -261,14 +348,33 @@ def _call_one(frame: dict, call, fn, case, seconds: float, max_output: int) -> t
     except SystemExit as exc:
         frame.update(status=Status.ERROR, message=f"called sys.exit({exc.code!r}) instead of returning")
     except BaseException as exc:  # noqa: BLE001 - the student's exception is the result
-        frame.update(status=Status.ERROR, message="raised " + describe(exc))
+        frame.update(status=Status.ERROR, message="raised " + describe(exc, public=True),
+                     full="raised " + describe(exc))
         arrays = {}
     return frame, arrays
 
 
-def describe(exc: BaseException) -> str:
-    """"ValueError: shapes ... (code cell 4, line 3: dW = x @ dout)": the error and the student's own line."""
-    text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+_ARRAY_TEXT = re.compile(r"\[[^\[\]]*\]")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+(?=[eE]))(?:[eE][-+]?\d+)?|(?<![\w.])[-+]?\d{4,}(?![\w.])"
+                     r"|\b(?:nan|inf)\b")
+
+
+def public_text(text: str) -> str:
+    """An exception's text with every number it may have taken from the hidden inputs masked: printed arrays
+    become ``[...]``, decimals and long integers ``...``; words and small integers (shapes, axes) stay."""
+    previous = None
+    while previous != text:
+        previous, text = text, _ARRAY_TEXT.sub("\x00", text)
+    return _NUMBER.sub("...", text).replace("\x00", "[...]")
+
+
+def describe(exc: BaseException, public: bool = False) -> str:
+    """"ValueError: shapes ... (code cell 4, line 3: dW = x @ dout)": the error and the student's own line.
+
+    ``public``: the form a student's feedback page shows, with numbers in the exception's text masked (a
+    submission could ``raise ValueError(str(x))`` to read its hidden inputs off the page); the student's own line
+    is shown as written."""
+    text = f"{type(exc).__name__}: {public_text(str(exc)) if public else exc}".strip().rstrip(":")
     if len(text) > 300:
         text = text[:297] + "..."
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<code cell")]

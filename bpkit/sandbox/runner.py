@@ -51,8 +51,9 @@ def worker_environment() -> dict[str, str]:
 class Worker:
     """One pre-forked worker process (see ``worker.py``)."""
 
-    def __init__(self, exercise_id: str, wait: bool = True):
+    def __init__(self, exercise_id: str, wait: bool = True, rundir: str | None = None):
         self.exercise_id = exercise_id
+        self.rundir = rundir          # where the worker makes its scratch folders (the grader removes it)
         self.closing = False
         self.proc = None
         self.info: dict = {}
@@ -70,7 +71,7 @@ class Worker:
         self.sock = ours
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "bpkit.sandbox.worker", self.exercise_id, str(theirs.fileno()),
-             str(os.getpid())],
+             str(os.getpid())] + ([str(self.rundir)] if self.rundir else []),
             pass_fds=[theirs.fileno()], env=worker_environment(), cwd="/", stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, start_new_session=True)
         theirs.close()

@@ -17,6 +17,7 @@ class Status(str, Enum):
     TIMEOUT = "timeout"                 # ran past its share of the time limit
     MEMORY = "memory"                   # ran out of memory
     INVALID = "invalid"                 # the file is not a notebook that can be read (decided before running)
+    UNGRADED = "ungraded"               # found but not graded yet (an interrupted run): no score, not a zero
 
     def __str__(self) -> str:
         return self.value
@@ -47,11 +48,12 @@ class Status(str, Enum):
         return self in (Status.TIMEOUT, Status.MEMORY)
 
 
-_SEVERITY = [Status.INVALID, Status.TIMEOUT, Status.MEMORY, Status.ERROR, Status.MISSING, Status.OK]
+_SEVERITY = [Status.UNGRADED, Status.INVALID, Status.TIMEOUT, Status.MEMORY, Status.ERROR, Status.MISSING, Status.OK]
 
 # the words a feedback page and the summary use for each submission status
 WORDS = {
     Status.OK: "graded", Status.ERROR: "an error stopped part of the grading", Status.TIMEOUT: "ran out of time",
     Status.MEMORY: "ran out of memory", Status.INVALID: "the notebook could not be read",
     Status.MISSING: "missing work", Status.NOT_IMPLEMENTED: "not implemented yet",
+    Status.UNGRADED: "not graded yet",
 }

@@ -53,7 +53,7 @@ def _warm_plotly() -> None:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    exercise_id, fd = argv[0], int(argv[1])     # argv[2], if given: the grader's pid
+    exercise_id, fd = argv[0], int(argv[1])     # argv[2], if given: the grader's pid; argv[3]: a run folder
     sock = socket.socket(fileno=fd)
     try:
         for name in PRELOAD:
@@ -77,7 +77,8 @@ def main(argv=None) -> int:
             libc.prctl(1, 9, 0, 0, 0)   # and we die (PR_SET_PDEATHSIG, SIGKILL) if the grader is killed
             if len(argv) > 2 and os.getppid() != int(argv[2]):
                 return 1                # the grader is already gone
-        base = tempfile.mkdtemp(prefix="bpkit-grade-")
+        # argv[3], if given: the grader's run folder, removed by the grader even if this worker is SIGKILLed
+        base = tempfile.mkdtemp(prefix="bpkit-grade-", dir=argv[3] if len(argv) > 3 else None)
         os.chmod(base, 0o711)
     except Exception as exc:  # noqa: BLE001 - report why the worker cannot start, then stop
         sock.send(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"}).encode())
