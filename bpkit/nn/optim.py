@@ -123,3 +123,17 @@ class Adam(Optimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= self.lr * math.sqrt(bias2) / bias1
         param -= tmp                               # p -= lr m_hat / (sqrt(v_hat) + eps)
+
+
+class AdamW(Adam):
+    """torch.optim.AdamW: decoupled weight decay, p -= lr * weight_decay * p, then Adam's step on the loss gradient
+    alone (the decay is not divided by sqrt(v), unlike Adam's weight_decay, which adds weight_decay * p to g)."""
+
+    def __init__(self, model, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
+        super().__init__(model, lr, betas, eps, weight_decay=0.0)
+        self.decoupled_weight_decay = float(weight_decay)
+
+    def update(self, param, grad, state):
+        if self.decoupled_weight_decay:
+            param *= 1 - self.lr * self.decoupled_weight_decay
+        super().update(param, grad, state)
