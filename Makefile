@@ -8,7 +8,7 @@ FIRST_LESSON := lessons/01_chain_rule_sympy.ipynb
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-fast notebooks release release-check bench install clean
+.PHONY: lab test test-fast notebooks site release release-check bench install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,15 @@ test: $(VENV)/.installed-test
 test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest -n $(JOBS) --dist loadfile tests -m "not browser"
 
-## Re-execute every lesson and exercise source notebook in place (deterministic, no widget state).
+## Re-execute every lesson and exercise source notebook in place (deterministic, no widget state), each Plotly
+## figure with a small static PNG beside it (kaleido drives /usr/bin/chromium) for GitHub, nbviewer and VS Code.
 notebooks: $(VENV)/.installed-test
 	$(PY) -m bpkit.notebooks lessons/*.ipynb exercises/source/*.ipynb
+
+## The course as a static website in site/ (not committed): index, lessons and student exercises as HTML with
+## interactive Plotly from one local plotly.js and MathJax shipped offline; open site/index.html, even from file://.
+site: $(VENV)/.installed-test
+	$(PY) -m bpkit.site --out site
 
 ## Regenerate the student notebooks from the instructor sources.
 release: $(VENV)/.installed
@@ -59,4 +65,4 @@ bench: $(VENV)/.installed
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info site

@@ -133,3 +133,50 @@ def test_lesson_runs_and_its_widgets_respond(lesson, course, lab, page):
     after = lab_tools.notebook_state(page)
     assert not any(cell["errors"] for cell in after["cells"]), f"{lesson}: moving a slider raised an error"
     assert not page.page_errors, f"{lesson}: JavaScript errors in the page: {page.page_errors[:3]}"
+
+
+# ------------------------------------------------------------------------------------- the static site (make site)
+SITE_LESSON = "lessons/01_chain_rule_sympy.html"
+
+
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory):
+    pytest.importorskip("nbconvert")
+    pytest.importorskip("jupyter_server_mathjax")
+    from bpkit import site
+
+    out = tmp_path_factory.mktemp("site") / "site"
+    site.build(out, lab_tools.REPO)
+    return out
+
+
+def test_the_static_site_draws_plotly_and_typesets_math_offline_from_file_urls(built_site, browser):
+    """`make site`'s lesson page, opened from file:// with no network: a Plotly figure draws and the math typesets."""
+    context = browser.new_context(viewport=lab_tools.VIEWPORT)
+    page = context.new_page()
+    requests, errors = [], []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto((built_site / SITE_LESSON).as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
+                               " && document.querySelectorAll('.MathJax, .MathJax_Display').length > 0",
+                               timeout=60_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "site-01.png"))
+        counts = page.evaluate("""() => ({
+            plots: document.querySelectorAll('.js-plotly-plot .main-svg').length,
+            math: document.querySelectorAll('.MathJax, .MathJax_Display').length,
+            math_errors: document.querySelectorAll('.MathJax_Error, .merror').length,
+            raw_tex: (document.querySelector('main').innerText.match(/\\$[^$\\n]*\\\\(frac|partial|sigma)/g) || []).length,
+            next: (document.querySelector('nav a[rel=next]') || {}).href || ''})""")
+        assert counts["plots"] >= 1 and counts["math"] >= 10, counts
+        assert counts["math_errors"] == 0 and counts["raw_tex"] == 0, f"math left untypeset or in error: {counts}"
+        assert counts["next"].endswith("/lessons/02_computational_graphs.html"), counts
+        # about:blank is MathJax probing for a web font, which Chromium refuses from file:// (it uses local fonts)
+        remote = [url for url in requests if not url.startswith(("file:", "data:", "about:"))]
+        assert not remote, f"the site page asked the network for {remote[:3]}"
+        assert not errors, f"JavaScript errors on the site page: {errors[:3]}"
+    finally:
+        context.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -80,3 +81,38 @@ def test_course_notebooks_lists_lessons_then_exercise_sources(tmp_path, layout):
         (tmp_path / rel).write_text("{}")
     found = [p.relative_to(tmp_path).as_posix() for p in notebooks.course_notebooks(tmp_path)]
     assert found == ["lessons/01_a.ipynb", "lessons/02_b.ipynb", "exercises/source/ex01.ipynb"]
+
+
+def test_static_image_size_keeps_the_layout_and_caps_a_huge_one():
+    from bpkit.notebooks import PNG_HEIGHT, PNG_WIDTH, _png_size
+
+    assert _png_size({}) == (PNG_WIDTH, PNG_HEIGHT, 1.0)
+    assert _png_size({"width": 600, "height": 300}) == (600, 300, 1.0)
+    width, height, scale = _png_size({"width": 2200, "height": 500})
+    assert (width, height) == (2200, 500) and width * scale == 1100
+
+
+def test_every_plotly_output_gets_a_png_and_other_outputs_do_not(tmp_path):
+    pytest.importorskip("kaleido")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("kaleido draws in /usr/bin/chromium, which is absent")
+    import base64
+
+    import plotly.graph_objects as go
+
+    from bpkit.notebooks import PLOTLY_MIME, _static_image_server, add_static_images
+
+    nb = nbformat.v4.new_notebook()
+    figure = go.Figure(go.Scatter(y=[1, 3, 2]), layout={"width": 400, "height": 300}).to_plotly_json()
+    nb.cells = [nbformat.v4.new_code_cell("fig", execution_count=1, outputs=[
+                    nbformat.v4.new_output("display_data", data={PLOTLY_MIME: figure})]),
+                nbformat.v4.new_code_cell("1", execution_count=2, outputs=[
+                    nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=2)])]
+    with _static_image_server():
+        assert add_static_images(nb) == 1
+    figure_output, number_output = nb.cells[0].outputs[0], nb.cells[1].outputs[0]
+    assert base64.b64decode(figure_output.data["image/png"]).startswith(b"\x89PNG")
+    assert figure_output.metadata["image/png"] == {"width": 400, "height": 300}
+    assert PLOTLY_MIME in figure_output.data, "JupyterLab still gets the interactive figure"
+    assert "image/png" not in number_output.data
+    nbformat.validate(nb)

@@ -110,6 +110,34 @@ def test_figure_widget_and_progress_cells_are_tagged_ignore_output(path):
                           f"tagged {IGNORE_OUTPUT!r}, so nbval would compare output that differs on every run")
 
 
+MAX_PNG_BYTES = 160 * 1024  # bpkit.notebooks draws each PNG under 100 KB; this leaves room for another chromium
+
+
+@pytest.mark.parametrize("path", params(LESSONS + SOURCES), ids=ids(LESSONS + SOURCES) if LESSONS + SOURCES else None)
+def test_every_plotly_figure_carries_a_small_static_png(path):
+    """GitHub, nbviewer and VS Code show the PNG; JupyterLab ranks Plotly's renderer first and shows the live figure."""
+    import base64
+
+    nb = read(path)
+    missing, large = [], []
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if PLOTLY_MIME not in data:
+                continue
+            png = data.get("image/png")
+            if not png:
+                missing.append(i)
+                continue
+            raw = base64.b64decode("".join(png) if isinstance(png, list) else png)
+            assert raw.startswith(b"\x89PNG"), f"{path.name}: cell {i}'s image/png is not a PNG"
+            if len(raw) > MAX_PNG_BYTES:
+                large.append((i, len(raw) // 1024))
+    assert not missing, (f"{path.name}: cells {missing} show a Plotly figure without a static PNG; re-execute with "
+                         f"`python -m bpkit.notebooks {path.relative_to(REPO)}` (or add it: `--png-only`)")
+    assert not large, f"{path.name}: static PNGs over {MAX_PNG_BYTES // 1024} KB (cell, KB): {large}"
+
+
 def secret_lines(source_nb) -> set[str]:
     """Lines inside solution regions of a source notebook that do not also appear outside them (the answers)."""
     inside, outside = set(), set()
