@@ -7,12 +7,21 @@ built), and the closures never refer to their own output node, so a graph holds 
 soon as it is dropped.
 
 ``backward()`` orders the graph topologically with an explicit stack (no recursion, so a chain 10,000 nodes deep is
-fine), resets every gradient in the graph, seeds ``d root / d root = 1`` and runs the closures in reverse order.
+fine; the order depends only on the graph, never on hashing or memory addresses), seeds ``d root / d root = 1`` and
+runs the closures in reverse order.
 
-Two things that trip up micrograd users are handled here:
+Gradients follow PyTorch's convention:
 
 * a node used twice (``y = x * x``) receives the sum of both contributions: closures use ``+=``;
-* calling ``backward()`` twice gives the same gradients, not twice them: the graph's grads are zeroed first.
+* gradients ACCUMULATE across ``backward()`` calls on the leaves (the inputs and weights, nodes without parents), as
+  ``loss.backward()`` does in PyTorch: two calls give twice the gradient, and a training step calls ``zero_grad()``
+  (on the model, ``bpkit.autodiff_nn.Module.zero_grad``, or on a Value: every node of its graph) before
+  ``backward()``. Interior nodes start every pass from 0, so their ``.grad`` is always this pass's d(root)/d(node)
+  (PyTorch keeps no gradient on them unless asked with ``retain_grad()``).
+
+Compared with micrograd: micrograd stores the inputs as ``_prev`` (a set) and its ``_backward()`` takes no argument
+and reads ``out.grad`` from the node it closes over; here ``parents`` is an ordered tuple and ``_backward(g)``
+receives the upstream gradient ``g`` as an argument, which is the chain rule's "upstream times local" written out.
 
 Example::
 
@@ -20,6 +29,11 @@ Example::
     >>> y = x * x + 2 * x
     >>> y.backward()
     >>> x.grad           # dy/dx = 2x + 2
+    8.0
+    >>> y.backward()     # accumulates, as in PyTorch
+    >>> x.grad
+    16.0
+    >>> y.zero_grad(); y.backward(); x.grad
     8.0
 """
 from __future__ import annotations
@@ -41,7 +55,8 @@ class Value:
     """One scalar node of a computational graph.
 
     data: the number computed by the forward pass.
-    grad: d(output)/d(this node), filled by ``output.backward()``; 0.0 before.
+    grad: d(output)/d(this node), added by ``output.backward()`` (accumulates on leaves across calls, as in
+        PyTorch; ``zero_grad()`` resets); 0.0 before.
     label: an optional name shown by ``bpkit.viz.draw_graph`` (e.g. "w").
     op: the operation that produced this node ("" for a leaf, else e.g. "+", "*", "tanh").
     parents: the input Values of that operation, in order.
@@ -131,6 +146,19 @@ class Value:
         out._backward = _backward
         return out
 
+    def max(self, other):
+        other = self._lift(other)
+        a, b = self.data, other.data
+        out = Value(a if a >= b else b, _parents=(self, other), _op="max")
+
+        def _backward(g):  # d max(a, b)/da = 1 if a wins else 0: the gradient goes to the winner only
+            if a >= b:      # (a tie goes to the first operand, as ReLU's kink goes to 0)
+                self.grad += g
+            else:
+                other.grad += g
+        out._backward = _backward
+        return out
+
     # Reflected and unary forms reuse the operations above, so no derivative is written twice.
     def __radd__(self, other):
         return self._lift(other) + self
@@ -205,7 +233,8 @@ class Value:
         """Every node this one depends on, each after all of its parents; ``self`` is last.
 
         Iterative depth-first search with an explicit stack, so depth is limited by memory, not by Python's
-        recursion limit.
+        recursion limit. Deterministic: parents are visited in their order in ``parents`` (the set below is only
+        asked "seen yet?", never iterated), so the same graph always gives the same order.
         """
         order: list[Value] = []
         visited: set[int] = set()
@@ -222,16 +251,23 @@ class Value:
             stack.extend((p, False) for p in reversed(node.parents) if id(p) not in visited)
         return order
 
-    def backward(self) -> None:
-        """Fill ``.grad`` of every node in the graph with d(self)/d(node).
+    def zero_grad(self) -> None:
+        """Set ``.grad`` of every node of this graph (this node and everything it depends on) to 0."""
+        for node in self.topological_order():
+            node.grad = 0.0
 
-        The grads of the whole graph are reset to 0 first, so calling backward twice gives the same numbers.
-        (To add up the gradients of several outputs, sum the outputs into one Value and call backward on it.)
+    def backward(self) -> None:
+        """Add d(self)/d(leaf) to ``.grad`` of every leaf of the graph; set each interior node's to d(self)/d(node).
+
+        Leaves (inputs, weights, constants: nodes without parents) ACCUMULATE, as in PyTorch: a second call adds the
+        same gradient again; reset them with ``zero_grad()``. Interior nodes are reset to 0 at the start of each
+        pass, so gradients from an earlier pass are never propagated twice.
         """
         order = self.topological_order()
         for node in order:
-            node.grad = 0.0
-        self.grad = 1.0
+            if node.parents:
+                node.grad = 0.0
+        self.grad += 1.0
         for node in reversed(order):
             node._backward(node.grad)
 

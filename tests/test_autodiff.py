@@ -1,5 +1,6 @@
 """bpkit.autodiff.Value: every op against central differences, random expressions against SymPy, and the two
-classic pitfalls (a node used twice, backward called twice), plus a chain deeper than the recursion limit."""
+classic pitfalls (a node used twice, backward called twice: leaves accumulate as in PyTorch), plus a chain deeper
+than the recursion limit."""
 import math
 import sys
 
@@ -100,20 +101,69 @@ def test_a_plus_a_counts_both_operands():
     assert a.grad == 2.0
 
 
-def test_backward_twice_gives_the_same_grads():
+def test_backward_twice_accumulates_on_the_leaves_as_in_pytorch():
+    x, w = Value(0.3), Value(-1.2)
+    hidden = (w * x).sigmoid()
+    loss = (hidden - 1.0) ** 2
+    loss.backward()
+    first = (x.grad, w.grad, hidden.grad, loss.grad)
+    loss.backward()
+    assert (x.grad, w.grad) == (2 * first[0], 2 * first[1])
+    assert (hidden.grad, loss.grad) == (first[2], 1.0), "interior nodes hold this pass's gradient, not a sum"
+
+
+def test_zero_grad_resets_the_whole_graph_and_backward_then_gives_the_same_grads():
     x, w = Value(0.3), Value(-1.2)
     loss = ((w * x).sigmoid() - 1.0) ** 2
     loss.backward()
-    first = (x.grad, w.grad, loss.grad)
+    first = [node.grad for node in loss.topological_order()]
+    loss.zero_grad()
+    assert all(node.grad == 0.0 for node in loss.topological_order())
     loss.backward()
-    assert (x.grad, w.grad, loss.grad) == first
+    assert [node.grad for node in loss.topological_order()] == first
 
 
-def test_backward_resets_stale_grads_from_another_graph():
+def test_gradients_of_two_graphs_add_up_on_a_shared_leaf_until_zero_grad():
     x = Value(2.0)
     (x * 5).backward()
     (x * x).backward()
+    assert x.grad == 5.0 + 4.0  # d(5x)/dx + d(x^2)/dx: the same as one backward of their sum
+    x.grad = 0.0                # or model.zero_grad() / root.zero_grad()
+    (x * x).backward()
     assert x.grad == 4.0
+
+
+def test_an_interior_node_never_passes_on_a_stale_gradient():
+    """micrograd's pitfall: a second backward would send the interior nodes' old grads down again (3x, not 2x)."""
+    a = Value(1.5)
+    b = a * a          # interior, db/da = 3
+    c = b * 2.0        # dc/da = 6
+    c.backward()
+    c.backward()
+    assert a.grad == 12.0 and b.grad == 2.0
+
+
+def test_backward_on_a_leaf_accumulates_one():
+    x = Value(4.0)
+    x.backward()
+    x.backward()
+    assert x.grad == 2.0
+
+
+def test_topological_order_is_deterministic_and_follows_the_parents_order():
+    def graph():
+        a, b, c = Value(1.0, label="a"), Value(2.0, label="b"), Value(3.0, label="c")
+        d = a * b
+        d.label = "d"
+        e = d + c
+        e.label = "e"
+        f = e * d
+        f.label = "f"
+        return f
+
+    orders = [[node.label for node in graph().topological_order()] for _ in range(5)]
+    assert all(order == orders[0] for order in orders)
+    assert orders[0] == ["a", "b", "d", "c", "e", "f"]
 
 
 def test_chain_10000_deep_needs_no_recursion():
@@ -321,6 +371,7 @@ def test_mlp_training_reduces_loss():
     start = total().data
     for _ in range(30):
         loss = total()
+        mlp.zero_grad()
         loss.backward()
         for p in mlp.parameters():
             p.data -= 0.1 * p.grad
@@ -340,3 +391,16 @@ def test_mlp_zero_grad_and_bad_arguments():
         Layer(0, 2)
     with pytest.raises(ValueError, match="sizes"):
         MLP(2, [])
+
+
+def test_max_routes_the_gradient_to_the_winner_only():
+    a, b = Value(2.0), Value(-1.0)
+    out = a.max(b) * 3.0
+    out.backward()
+    assert out.data == 6.0 and (a.grad, b.grad) == (3.0, 0.0)
+    a, b = Value(-2.0), Value(0.5)
+    a.max(b).backward()
+    assert (a.grad, b.grad) == (0.0, 1.0)
+    a = Value(1.0)
+    a.max(0.0).backward()   # a plain number is lifted, as in the other operations
+    assert a.grad == 1.0

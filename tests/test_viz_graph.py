@@ -105,3 +105,38 @@ def test_explorer_checks_its_arguments():
         GraphExplorer(neuron, {"w": 0.0, "b": 0, "x": 0, "y": 0}, ranges={"q": (-1, 1)})
     with pytest.raises(TypeError, match="return a Value"):
         GraphExplorer(lambda w: 1.0, {"w": 0.0})
+
+
+def gates(x, y, z, w):
+    q = x * y
+    q.label = "q"
+    m = z.max(w)
+    m.label = "m"
+    f = (q + m) * 2 + x
+    f.label = "f"
+    return f
+
+
+def test_gate_notes_say_how_each_gate_routes_the_gradient_with_its_numbers():
+    leaves = _leaves(x=3.0, y=-4.0, z=2.0, w=-1.0)
+    f = gates(**leaves)
+    f.backward()
+    plain = draw_graph(f)
+    assert len(plain.data) == 3, "no notes unless asked"
+    fig = draw_graph(f, gate_notes=True)
+    assert [t.name for t in fig.data] == ["edges", "ops", "values", "gate notes"]
+    notes = list(fig.data[3].text)
+    assert "mul swaps:<br>x gets 2×-4<br>y gets 2×3" in notes
+    assert "max sends 2<br>to the winner z" in notes
+    assert "add copies<br>2 to both" in notes
+    assert "fan-out: ∇ sums<br>its 2 uses" in notes  # x feeds the product and the final sum
+    assert (leaves["x"].grad, leaves["y"].grad, leaves["z"].grad, leaves["w"].grad) == (-7.0, 6.0, 2.0, 0.0)
+
+
+def test_gate_notes_follow_the_sliders():
+    explorer = GraphExplorer(gates, {"x": 3.0, "y": -4.0, "z": 2.0, "w": -1.0}, ranges={"w": (-3.0, 3.0)},
+                             gate_notes=True)
+    explorer.sliders["w"].value = 2.5
+    notes = list(explorer.figure.data[3].text)
+    assert "max sends 2<br>to the winner w" in notes
+    assert explorer.leaves["w"].grad == 2.0 and explorer.leaves["z"].grad == 0.0

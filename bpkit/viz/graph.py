@@ -5,7 +5,10 @@ with the op's symbol), laid out left to right by topological depth: inputs on th
 Edges run value -> op -> value.
 
 Traces of the figure (stable, so a ``FigureWidget`` is updated in place):
-    0 "edges": the lines; 1 "ops": one marker per operation; 2 "values": one marker per value.
+    0 "edges": the lines; 1 "ops": one marker per operation; 2 "values": one marker per value;
+    3 "gate notes" (only with ``gate_notes=True``): under each add, multiply and max gate, how it routes the gradient
+    it receives, with the numbers (add copies it, multiply swaps the inputs, max sends it to the winner), and under
+    each value used more than once, that its gradient is the sum over its uses (fan-out).
 """
 from __future__ import annotations
 
@@ -111,7 +114,39 @@ def _is_number_label(label: str) -> bool:
 
 def _op_symbol(op: str) -> str:
     """A short symbol that fits inside the op's circle: sigma for sigmoid, ^k for powers."""
-    return {"sigmoid": "σ", "relu": "ReLU", "*": "×", "/": "÷", "-": "−"}.get(op, op.replace("**", "^"))
+    return {"sigmoid": "σ", "relu": "ReLU", "*": "×", "/": "÷", "-": "−", "max": "max"}.get(op, op.replace("**", "^"))
+
+
+def _name(v: Value) -> str:
+    return v.label if v.label and not _is_number_label(v.label) else f"{v.data:.3g}"
+
+
+def gate_note(v: Value) -> str:
+    """How the gate that produced ``v`` routes the gradient ``v.grad`` it receives ('' for other operations)."""
+    g = v.grad
+    if v.op == "+":
+        return f"add copies<br>{g:.3g} to both"
+    if v.op == "*":
+        a, b = v.parents
+        return f"mul swaps:<br>{_name(a)} gets {g:.3g}×{b.data:.3g}<br>{_name(b)} gets {g:.3g}×{a.data:.3g}"
+    if v.op == "max":
+        a, b = v.parents
+        winner = a if a.data >= b.data else b
+        return f"max sends {g:.3g}<br>to the winner {_name(winner)}"
+    return ""
+
+
+def fan_out_note(v: Value, uses: int) -> str:
+    return f"fan-out: ∇ sums<br>its {uses} uses" if uses > 1 else ""
+
+
+def _uses(layout: GraphLayout) -> dict[int, int]:
+    """How many operations read each value (x * x counts once per operand, as the chain rule does)."""
+    uses: dict[int, int] = {}
+    for v in layout.ops:
+        for p in v.parents:
+            uses[id(p)] = uses.get(id(p), 0) + 1
+    return uses
 
 
 def _value_text(v: Value) -> str:
@@ -125,8 +160,8 @@ def _value_hover(v: Value, root: Value) -> str:
     return f"{name}<br>data = {v.data:.6g}<br>grad = d{out}/d{v.label or 'node'} = {v.grad:.6g}"
 
 
-def _traces_data(layout: GraphLayout, root: Value) -> list[dict]:
-    """The properties of the three traces, as plain dicts (used to build and to update in place)."""
+def _traces_data(layout: GraphLayout, root: Value, gate_notes: bool = False) -> list[dict]:
+    """The properties of the traces, as plain dicts (used to build and to update in place)."""
     ex, ey = [], []
     for (x0, y0), (x1, y1) in layout.edges:
         if x1 - x0 > 2.5:  # a long edge would run straight through the nodes between: bend it above them
@@ -135,7 +170,7 @@ def _traces_data(layout: GraphLayout, root: Value) -> list[dict]:
         else:
             ex += [x0, x1, None]
             ey += [y0, y1, None]
-    return [
+    traces = [
         dict(x=ex, y=ey),
         dict(x=[p[0] for p in layout.op_xy], y=[p[1] for p in layout.op_xy],
              text=[_op_symbol(v.op) for v in layout.ops],
@@ -146,25 +181,36 @@ def _traces_data(layout: GraphLayout, root: Value) -> list[dict]:
              marker=dict(symbol="square", size=64, line=dict(width=1, color="#555"),
                          color=[_COLORS[_kind(v, root)] for v in layout.values])),
     ]
+    if gate_notes:
+        uses = _uses(layout)
+        notes = [(xy, gate_note(v)) for v, xy in zip(layout.ops, layout.op_xy)]
+        notes += [(xy, fan_out_note(v, uses.get(id(v), 0))) for v, xy in zip(layout.values, layout.value_xy)]
+        notes = [(xy, text) for xy, text in notes if text]
+        traces.append(dict(x=[xy[0] for xy, _ in notes], y=[xy[1] - 0.42 for xy, _ in notes],
+                           text=[text for _, text in notes]))
+    return traces
 
 
-def _size(layout: GraphLayout) -> dict:
+def _size(layout: GraphLayout, gate_notes: bool = False) -> dict:
     xs = [p[0] for p in layout.value_xy] or [0.0]
     ys = [p[1] for p in layout.value_xy] or [0.0]
+    below = 1.5 if gate_notes else 0.8  # room for two lines of notes under the lowest row
     width = max(420, int(90 * (max(xs) - min(xs) + 2)))
-    height = max(260, int(110 * (max(ys) - min(ys) + 1.6)))
+    height = max(260, int(110 * (max(ys) - min(ys) + 0.8 + below)))
     return dict(width=min(width, 1400), height=height,
                 xaxis=dict(visible=False, range=[min(xs) - 0.8, max(xs) + 0.8]),
-                yaxis=dict(visible=False, range=[min(ys) - 0.8, max(ys) + 0.8]))
+                yaxis=dict(visible=False, range=[min(ys) - below, max(ys) + 0.8]))
 
 
-def draw_graph(root: Value, title: str | None = None, widget: bool = False):
+def draw_graph(root: Value, title: str | None = None, widget: bool = False, gate_notes: bool = False):
     """A Plotly figure of the graph that computes ``root`` (call ``root.backward()`` first to see gradients).
 
-    Returns a ``go.Figure`` (or a ``go.FigureWidget`` with ``widget=True``) with three traces: edges, ops, values.
+    Returns a ``go.Figure`` (or a ``go.FigureWidget`` with ``widget=True``) with three traces: edges, ops, values,
+    and a fourth, "gate notes", with ``gate_notes=True`` (how each add, multiply and max gate and each fan-out
+    routes the gradient, with the numbers).
     """
     layout = graph_layout(root)
-    edges, ops, values = _traces_data(layout, root)
+    edges, ops, values, *notes = _traces_data(layout, root, gate_notes)
     fig = (go.FigureWidget if widget else go.Figure)()
     fig.add_trace(go.Scatter(**edges, mode="lines", line=dict(color="#888", width=1.5, shape="spline"),
                              hoverinfo="skip",
@@ -175,9 +221,12 @@ def draw_graph(root: Value, title: str | None = None, widget: bool = False):
                              textfont=dict(size=11)))
     fig.add_trace(go.Scatter(**values, mode="markers+text", name="values", showlegend=False, hoverinfo="text",
                              textfont=dict(size=10)))
+    if notes:
+        fig.add_trace(go.Scatter(**notes[0], mode="text", name="gate notes", showlegend=False, hoverinfo="skip",
+                                 textposition="bottom center", textfont=dict(size=10, color="#7a3e00")))
     fig.update_layout(title=title or f"computational graph: {layout.n_nodes} nodes "
                                      f"({len(layout.values)} values, {len(layout.ops)} ops)",
-                      margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white", **_size(layout))
+                      margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white", **_size(layout, gate_notes))
     return fig
 
 
@@ -187,14 +236,15 @@ class GraphExplorer:
     build: a function taking one keyword argument per input (each a leaf ``Value``) and returning the output Value.
     inputs: ``{name: starting value}``. ranges: optional ``{name: (min, max)}`` (default: start +- 2).
     Moving a slider rebuilds the graph, runs ``backward()``, and updates ``figure`` (a ``go.FigureWidget``) and
-    ``summary`` (an HTML line) in place.
+    ``summary`` (an HTML line) in place. ``gate_notes=True`` writes under each gate how it routes the gradient.
 
     Attributes for tests and notebooks: ``sliders`` (name -> FloatSlider), ``figure``, ``summary``, ``output`` (the
     latest root Value), ``leaves`` (name -> leaf Value), ``widget`` (the whole box).
     """
 
     def __init__(self, build: Callable[..., Value], inputs: Mapping[str, float],
-                 ranges: Mapping[str, tuple] | None = None, step: float = 0.01, title: str | None = None):
+                 ranges: Mapping[str, tuple] | None = None, step: float = 0.01, title: str | None = None,
+                 gate_notes: bool = False):
         import ipywidgets as widgets
 
         if not callable(build):
@@ -207,12 +257,13 @@ class GraphExplorer:
             raise ValueError(f"ranges: names {sorted(unknown)} are not inputs (inputs: {sorted(inputs)})")
         self.build = build
         self.title = title
+        self.gate_notes = bool(gate_notes)
         self.sliders = {}
         for name, start in inputs.items():
             low, high = ranges.get(name, (float(start) - 2.0, float(start) + 2.0))
             self.sliders[name] = value_slider(name, start, low, high, step)
         self._compute()
-        self.figure = draw_graph(self.output, title=self._title(), widget=True)
+        self.figure = draw_graph(self.output, title=self._title(), widget=True, gate_notes=self.gate_notes)
         self.summary = widgets.HTML(self._summary())
         for slider in self.sliders.values():
             slider.observe(self._on_change, names="value")
@@ -238,10 +289,10 @@ class GraphExplorer:
         self._compute()
         layout = graph_layout(self.output)
         with self.figure.batch_update():
-            for trace, props in zip(self.figure.data, _traces_data(layout, self.output)):
+            for trace, props in zip(self.figure.data, _traces_data(layout, self.output, self.gate_notes)):
                 trace.update(props)
             self.figure.layout.title.text = self._title()
-            self.figure.update_layout(**_size(layout))
+            self.figure.update_layout(**_size(layout, self.gate_notes))
         self.summary.value = self._summary()
 
     def _ipython_display_(self):
