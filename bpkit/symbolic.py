@@ -104,6 +104,32 @@ class ChainRule:
         terms = [" * ".join(f"d{node}/d{parent}" for node, parent, _ in path) for path in self.paths]
         return f"d{self.output}/d{self.wrt} = " + (" + ".join(terms) if terms else "0")
 
+    def _d(self, top, bottom, total: bool = False) -> str:
+        """d top / d bottom in LaTeX: partial when the forward pass has several inputs, or (for a local derivative)
+        when top's own definition uses several symbols, as in dq/dx = (partial q/partial u) du/dx."""
+        definition = self.forward.definitions.get(top)
+        several = not total and definition is not None and len(definition.free_symbols) > 1
+        d = r"\partial " if len(self.forward.inputs) > 1 or several else "d"
+        return rf"\frac{{{d}{sp.latex(top)}}}{{{d}{sp.latex(bottom)}}}"
+
+    def latex(self, locals: bool = False) -> str:
+        """The chain rule as LaTeX: a sum over paths of products of local derivatives (``locals``: also each
+        local derivative written out, one per line)."""
+        terms = [r" \, ".join(self._d(node, parent) for node, parent, _ in path) for path in self.paths]
+        text = f"{self._d(self.output, self.wrt, total=True)} = " + (" + ".join(terms) if terms else "0")
+        if not locals:
+            return text
+        seen, rows = set(), []
+        for path in self.paths:
+            for node, parent, local in path:
+                if (node, parent) not in seen:
+                    seen.add((node, parent))
+                    rows.append(rf"{self._d(node, parent)} &= {sp.latex(local)}")
+        return r"\begin{aligned} " + text.replace(" = ", " &= ", 1) + r" \\ " + r" \\ ".join(rows) + r" \end{aligned}"
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex()}$$"
+
     def _repr_pretty_(self, p, cycle):
         p.text(str(self))
 
@@ -202,6 +228,15 @@ class ForwardPass:
 
     def __repr__(self) -> str:
         return "ForwardPass(\n" + "".join(f"  {n} = {d}\n" for n, d in self.steps) + ")"
+
+    def latex(self) -> str:
+        """The steps as aligned LaTeX equations, one per line."""
+        return (r"\begin{aligned} " + r" \\ ".join(f"{sp.latex(n)} &= {sp.latex(d)}" for n, d in self.steps)
+                + r" \end{aligned}")
+
+    def _repr_latex_(self) -> str:
+        """Typeset in JupyterLab, on GitHub and on the course website (``repr`` stays plain text)."""
+        return f"$${self.latex()}$$"
 
     def _repr_pretty_(self, p, cycle):
         p.text(repr(self))

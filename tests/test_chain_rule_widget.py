@@ -67,3 +67,22 @@ def test_bad_arguments():
         ChainRuleExplorer(w=10.0)
     with pytest.raises(ValueError, match="expected keys among"):
         ChainRuleExplorer(ranges={"q": (0, 1)})
+
+
+def test_no_minus_zero_and_one_shared_sensible_y_range():
+    from bpkit.viz.chain_rule import fmt
+
+    assert fmt(-1e-9) == " 0.0000" and fmt(-1e-9, ".4f") == "0.0000" and fmt(-0.25) == "-0.2500"
+    ex = ChainRuleExplorer(w=0.5, b=-0.2, x=0.0, y=1.0)   # x = 0: dL/dw is exactly -0.0 * ...
+    assert "-0.0000" not in ex.table.value and "-0.0000" not in ex.figure.layout.annotations[0].text
+    low, high = ex.figure.layout.yaxis.range
+    curves = np.concatenate([ex.figure.data[0].y, ex.figure.data[3].y])
+    assert low < 0 <= curves.min() and curves.max() < high <= 1.1 * max(curves.max(), 0.05) + 1e-12
+    assert ex.figure.layout.yaxis2.matches == "y", "both panels share the y-range"
+
+
+def test_the_figure_sits_beside_the_sliders():
+    ex = ChainRuleExplorer()
+    controls, figure = ex.widget.children
+    assert figure is ex.figure and ex.table in controls.children
+    assert all(s in controls.children for s in ex.sliders.values())

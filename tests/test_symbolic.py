@@ -142,3 +142,22 @@ def test_compare_gradient_passes_right_and_fails_wrong():
     np.testing.assert_allclose(result.symbolic, _neuron_by_hand(*POINT.values()), rtol=1e-12)
     with pytest.raises(ValueError, match="no value given"):
         compare_gradient(expr, [w], {w: 1.0})
+
+
+def test_forward_pass_and_chain_rule_typeset_as_latex():
+    import sympy as sp
+
+    from bpkit.symbolic import ForwardPass, sigmoid
+
+    w, b, x, y, z, a, L, u, v, q = sp.symbols("w b x y z a L u v q")
+    neuron = ForwardPass([(z, w * x + b), (a, sigmoid(z)), (L, (a - y) ** 2)])
+    assert neuron._repr_latex_() == (r"$$\begin{aligned} z &= b + w x \\ a &= \frac{1}{1 + e^{- z}} \\ "
+                                     r"L &= \left(a - y\right)^{2} \end{aligned}$$")
+    chain = neuron.chain_rule(L, w)
+    assert chain._repr_latex_() == (r"$$\frac{\partial L}{\partial w} = \frac{\partial L}{\partial a} \, "
+                                    r"\frac{\partial a}{\partial z} \, \frac{\partial z}{\partial w}$$")
+    two_paths = ForwardPass([(u, x**2), (v, sp.sin(x)), (q, u * v)]).chain_rule(q, x)
+    text = two_paths.latex(locals=True)
+    assert text.startswith(r"\begin{aligned} \frac{dq}{dx} &= \frac{\partial q}{\partial u} \, \frac{du}{dx} + ")
+    assert r"\frac{dv}{dx} &= \cos{\left(x \right)}" in text
+    assert repr(neuron).startswith("ForwardPass(") and str(chain) == "dL/dw = dL/da * da/dz * dz/dw"

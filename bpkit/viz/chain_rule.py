@@ -4,6 +4,10 @@ Sliders for w, b, x, y. Every move recomputes the forward pass (z, a, L), every 
 (dL/da, da/dz, dz/dw, dz/db) and every product along the chain (dL/dz, dL/dw, dL/db), shown in an HTML table,
 and redraws L as a function of w and of b with the tangent line whose slope is the chain-rule product.
 
+Layout: the sliders and the table in a column on the left, the figure beside them (one screen at 1440x900); both
+panels share one y-range, from 0 to a little above the larger of the two curves, so their heights compare. Numbers
+that round to zero are shown as 0.0000, never -0.0000.
+
 The local derivatives come from ``bpkit.symbolic.ForwardPass`` (SymPy differentiates each step's definition), so
 the numbers in the table are the same objects the lesson derives by hand.
 """
@@ -28,6 +32,12 @@ _LOCAL = [("dL/da", "∂L/∂a = 2(a − y)"), ("da/dz", "∂a/∂z = σ(z)(1 �
           ("dz/dw", "∂z/∂w = x"), ("dz/db", "∂z/∂b = 1")]
 _PRODUCTS = [("dL/dz", "∂L/∂z = ∂L/∂a · ∂a/∂z"), ("dL/dw", "∂L/∂w = ∂L/∂z · ∂z/∂w"),
              ("dL/db", "∂L/∂b = ∂L/∂z · ∂z/∂b")]
+
+
+def fmt(value: float, spec: str = " .4f") -> str:
+    """``format(value, spec)``, but a number that rounds to zero is written without a minus sign."""
+    text = format(value, spec)
+    return text.replace("-", " " if spec.startswith(" ") else "", 1) if float(text) == 0.0 else text
 
 
 def neuron_forward_pass() -> ForwardPass:
@@ -62,7 +72,7 @@ class ChainRuleExplorer:
         self.values: dict[str, float] = {}
         self.table = widgets.HTML()
         fig = make_subplots(rows=1, cols=2, subplot_titles=("L as a function of w", "L as a function of b"),
-                            horizontal_spacing=0.12)
+                            horizontal_spacing=0.1, shared_yaxes=False)
         for col, name in ((1, "w"), (2, "b")):
             fig.add_trace(go.Scatter(mode="lines", name=f"L({name})", line=dict(color="#3182bd")), row=1, col=col)
             fig.add_trace(go.Scatter(mode="markers", name=f"current {name}",
@@ -71,14 +81,14 @@ class ChainRuleExplorer:
                                      line=dict(color="#e6550d", dash="dash")), row=1, col=col)
             fig.update_xaxes(title_text=name, row=1, col=col)
             fig.update_yaxes(title_text="L", row=1, col=col)
-        fig.update_layout(height=340, width=820, margin=dict(l=50, r=10, t=50, b=40), showlegend=False)
+        fig.update_yaxes(matches="y", row=1, col=2)  # one y-range for both panels
+        fig.update_layout(height=380, width=700, margin=dict(l=50, r=10, t=50, b=45), showlegend=False)
         self.figure = go.FigureWidget(fig)
         self.update()
         for slider in self.sliders.values():
             slider.observe(self.update, names="value")
-        self.widget = widgets.VBox([widgets.HBox(list(self.sliders.values())[:2]),
-                                    widgets.HBox(list(self.sliders.values())[2:]),
-                                    widgets.HBox([self.table]), self.figure])
+        controls = widgets.VBox([*self.sliders.values(), self.table], layout=widgets.Layout(min_width="330px"))
+        self.widget = widgets.HBox([controls, self.figure], layout=widgets.Layout(align_items="flex-start"))
 
     def _compile(self) -> None:
         """Lambdify every intermediate and every local derivative of the symbolic forward pass."""
@@ -110,7 +120,7 @@ class ChainRuleExplorer:
         def rows(title, items):
             head = f"<tr><th colspan=2 style='text-align:left;padding-top:6px'>{title}</th></tr>"
             return head + "".join(f"<tr><td style='padding-right:16px'>{text}</td>"
-                                  f"<td style='text-align:right;font-family:monospace'>{v[key]: .4f}</td></tr>"
+                                  f"<td style='text-align:right;font-family:monospace'>{fmt(v[key])}</td></tr>"
                                   for key, text in items)
         return ("<table class='bpkit-chain-rule'>" + rows("forward pass", _FORWARD)
                 + rows("local derivatives (one step each)", _LOCAL)
@@ -121,19 +131,23 @@ class ChainRuleExplorer:
         p = {name: s.value for name, s in self.sliders.items()}
         self.values = self.compute(**p)
         self.table.value = self._table_html()
+        top = 0.0
         with self.figure.batch_update():
             for offset, name in ((0, "w"), (3, "b")):
                 slider = self.sliders[name]
                 grid = np.linspace(slider.min, slider.max, self.points)
                 loss = self._loss(**{**p, name: grid})
+                top = max(top, float(np.max(loss)))
                 slope = self.values[f"dL/d{name}"]
                 half = 0.25 * (slider.max - slider.min)
                 tx = np.array([p[name] - half, p[name] + half])
                 self.figure.data[offset].update(x=grid, y=np.broadcast_to(loss, grid.shape))
                 self.figure.data[offset + 1].update(x=[p[name]], y=[self.values["L"]])
                 self.figure.data[offset + 2].update(x=tx, y=self.values["L"] + slope * (tx - p[name]))
-            self.figure.layout.annotations[0].text = f"L against w: slope dL/dw = {self.values['dL/dw']:.4f}"
-            self.figure.layout.annotations[1].text = f"L against b: slope dL/db = {self.values['dL/db']:.4f}"
+            top = max(top, 0.05) * 1.1  # L is in [0, 1]; a flat curve still gets a visible range
+            self.figure.layout.yaxis.range = [-0.04 * top, top]
+            self.figure.layout.annotations[0].text = f"L against w: slope dL/dw = {fmt(self.values['dL/dw'], '.4f')}"
+            self.figure.layout.annotations[1].text = f"L against b: slope dL/db = {fmt(self.values['dL/db'], '.4f')}"
 
     def _ipython_display_(self):
         from IPython.display import display
