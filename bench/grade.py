@@ -7,6 +7,10 @@ non-hostile notebooks (it cannot survive the hostile ones without long timeouts)
 
     .venv/bin/python bench/grade.py               # 200 submissions, -j 2, nbclient on 16 of them
     .venv/bin/python bench/grade.py --n 800       # the "800 submissions under 2 minutes on 2 cores" target
+
+Then the same comparison on issue 11's class (tests/grading_fixtures.py ``real_class``): the RELEASED ex03 notebook
+filled in 36 honest ways, 18 catalogued mistakes and the odd cases, each notebook with its provided cells, check()
+calls and a Plotly figure; nbclient executes the first ``--nbclient-real`` honest ones.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from grading_fixtures import FORWARD, RELU, RIGHT  # noqa: E402
+from grading_fixtures import FORWARD, RELU, RIGHT, real_class  # noqa: E402
 
 HEADER = "%load_ext bpkit\nimport numpy as np\nfrom bpkit.exercises import check"
 WRONG = [RIGHT.replace("x.T @ dout", "dout.T @ x"), RIGHT.replace("dout.sum(axis=0)", "dout.mean(axis=0)"),
@@ -86,6 +90,8 @@ def main(argv=None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=5.0, help="bpkit's per-submission limit (default 5 s)")
     parser.add_argument("--nbclient", type=int, default=16, help="notebooks nbclient executes (default 16)")
+    parser.add_argument("--nbclient-real", type=int, default=6,
+                        help="honest notebooks of the real class nbclient executes (default 6; 0 skips the class)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bpkit-bench-") as tmp:
         folder, outdir = Path(tmp) / "class", Path(tmp) / "graded"
@@ -107,6 +113,19 @@ def main(argv=None) -> int:
     print(f"nbclient (serial, one kernel per notebook, {len(calm)} notebooks): {per_nb * 1000:.0f} ms per submission")
     print(f"ratio: bpkit is {per_nb / per_bpkit:.1f}x faster per submission (target >= 10x)")
     print(f"projected for 800 submissions: {per_bpkit * 800:.0f} s (target < 120 s)")
+    if args.nbclient_real > 0:
+        with tempfile.TemporaryDirectory(prefix="bpkit-bench-") as tmp:
+            folder = Path(tmp) / "class"
+            expect = real_class(folder)
+            n = len(expect)
+            bpkit_s = time_bpkit(folder, Path(tmp) / "graded", args.jobs, args.timeout)
+            honest = [folder / f"{s}.ipynb" for s, w in expect.items() if w["kind"] == "honest"
+                      and (folder / f"{s}.ipynb").exists()][:args.nbclient_real]
+            nbclient_s = time_nbclient(honest)
+        per_bpkit, per_nb = bpkit_s / n, nbclient_s / max(len(honest), 1)
+        print(f"issue 11's class from the released ex03 notebook ({n} submissions): bpkit grade -j {args.jobs} "
+              f"{bpkit_s:.1f} s, {per_bpkit * 1000:.0f} ms per submission; nbclient {per_nb * 1000:.0f} ms per "
+              f"submission ({len(honest)} notebooks); ratio {per_nb / per_bpkit:.1f}x (target >= 10x)")
     return 0
 
 

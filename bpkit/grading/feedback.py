@@ -59,8 +59,7 @@ def render(exercise, record) -> str:
              f"<p>Status: <span class='status'>{e(record.status)}</span> "
              f"{e(STATUS_WORDS.get(record.status, ''))}</p>"]
     if record.adjustment:
-        parts.append(f"<p class='adjustment'>Adjusted by your instructor: {e(record.adjustment)} (graded score "
-                     f"{record.raw_score:.4g})</p>")
+        parts.append(f"<p class='adjustment'>Adjusted by your instructor: {e(record.adjustment)}</p>")
     if record.message:
         parts.append(f"<p>{e(record.message)}</p>")
     by_function: dict[str, list] = {}

@@ -39,8 +39,8 @@ class Override:
         return score
 
     def describe(self, raw: float, final: float) -> str:
-        how = (f"score set to {final:g}" if self.points is not None else
-               f"late penalty of {self.late_penalty:g}%: {raw:g} becomes {final:g}")
+        how = (f"score set to {final:.4g} (graded {raw:.4g})" if self.points is not None else
+               f"late penalty of {self.late_penalty:g}%: {raw:.4g} becomes {final:.4g}")
         return how + (f" ({self.reason})" if self.reason else "")
 
 

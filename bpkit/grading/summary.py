@@ -43,9 +43,8 @@ def pass_rates(records) -> dict[str, float]:
             key = (row["function"], row["name"])
             verdict[key] = verdict.get(key, True) and bool(row["passed"])
         for function, checks in names.items():
-            ran = any(f == function and n != "runs" for f, n in verdict)
             for name in checks:
-                if name == "runs" and ran:
+                if name == "runs":           # "it ran" is not a check: a run that failed fails every check
                     continue
                 key = f"{function}: {name}"
                 total[key] += 1

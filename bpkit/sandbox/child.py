@@ -284,7 +284,8 @@ def _run_cells(cells, result_fd: int, guard: _BpkitGuard, clock) -> dict:
             notes.append(f"code cell {index} uses {name}, which does not run while grading; the cell stopped there "
                          "(this costs nothing: only the graded functions are checked)")
         except BaseException as exc:  # noqa: BLE001 - any error in a cell is the student's
-            notes.append(f"code cell {index} raised {describe(exc)}; grading went on with the next cell")
+            notes.append(f"code cell {index} raised {describe(exc, public=True)}; grading went on with the next "
+                         "cell")
     notes += shell.notes(shell.cell)
     if _INPUTS:
         notes.append(f"code cell {shell.cell} called input(); it returned an empty string (nobody answers while "
