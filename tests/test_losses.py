@@ -102,3 +102,19 @@ def test_log_softmax_along_any_axis_is_the_same_numbers():
     by_class = np.ascontiguousarray(logits.transpose(0, 2, 1))
     np.testing.assert_allclose(log_softmax(by_class, axis=1).transpose(0, 2, 1), log_softmax(logits), rtol=1e-12)
     np.testing.assert_allclose(np.exp(log_softmax(logits)).sum(axis=-1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bce_with_logits_is_a_mean_and_stable_with_soft_targets(dtype):
+    # issue 17: a mean (not a sum), (loss, dlogits), no overflow for |logits| up to 1e3, soft targets allowed
+    z = np.array([[1e3, -1e3, 999.0], [-999.0, 0.0, 500.0]], dtype=dtype)
+    t = np.array([[0.25, 0.5, 1.0], [0.0, 0.5, 0.75]])
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        loss, dz = bce_with_logits(z, t)
+    by_entry = np.maximum(z.astype(float), 0) - z * t + np.log1p(np.exp(-np.abs(z.astype(float))))
+    assert loss == pytest.approx(by_entry.mean(), rel=1e-6)
+    assert dz.dtype == dtype and np.all(np.isfinite(dz))
+    p = np.array([[1, 0, 1], [0, 0.5, 1]])
+    np.testing.assert_allclose(dz, (p - t) / 6, atol=1e-7)
+    doubled, _ = bce_with_logits(np.concatenate([z, z]), np.concatenate([t, t]))
+    assert doubled == pytest.approx(loss, rel=1e-6)          # a mean: twice the data, the same loss
