@@ -364,7 +364,7 @@ def make_scenes(n: int, digits, labels, size: int = 48, max_objects: int = 4, he
     return Scenes(np.clip(images, 0.0, 1.0), all_boxes, all_classes, all_touch)
 
 
-def load_scenes(n_train: int = 2000, n_test: int = 400, dtype=np.float32):
+def load_scenes(n_train: int = 4000, n_test: int = 400, dtype=np.float32):
     """The course's fixed detection data: ``(train, test)`` Scenes of 48x48 pixels, 1-4 digits each.
 
     The held-out scenes are drawn only from the digits that lesson 09 holds out (``train_test_split(...,
