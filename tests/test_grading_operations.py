@@ -94,7 +94,7 @@ def test_a_second_run_into_the_same_outdir_is_refused_while_the_first_holds_it(s
         assert grade(folder, "--out", out) == 2
         assert f"another bpkit grade (pid {os.getpid()})" in capsys.readouterr().err
     assert grade(folder, "--out", out) == 0                         # released: the next run goes ahead
-    assert not (out / gradebook.LOCK_NAME).exists()
+    assert (out / gradebook.LOCK_NAME).read_text() == ""              # no PID left behind
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -128,10 +128,30 @@ def test_sigint_and_sigterm_leave_consistent_class_files_and_no_temporary_folder
     assert all(table[s]["score"] == f"{rows[s]['score']:g}" for s in graded)
     assert {p.stem for p in (out / "feedback").glob("*.html")} == graded
     assert list(scratch.iterdir()) == []                              # the run folder went with the run
-    assert not (out / gradebook.LOCK_NAME).exists()
+    assert (out / gradebook.LOCK_NAME).read_text() == ""
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert all(r["status"] != "ungraded" for r in students(out).values())
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_grader_killed_outright_leaves_its_run_folder_to_the_next_run(tmp_path):
+    folder = tmp_path / "class"
+    for i in range(3):
+        write_notebook(folder / f"s{i}.ipynb", RIGHT, "import time\ntime.sleep(5)")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    command = [sys.executable, "-m", "bpkit", "grade", "--exercise", "ex03", str(folder), "--out",
+               str(tmp_path / "out"), "-j", "1", "--timeout", "2", "--seed", SECRET, "--progress", "off"]
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list((tmp_path / "out" / "results").glob("*.json")):
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert [p.name.startswith(f"bpkit-grade-run-{proc.pid}-") for p in scratch.iterdir()] == [True]
+    assert subprocess.run(command, env=env, capture_output=True, timeout=120).returncode == 0
     assert list(scratch.iterdir()) == []
 
 

@@ -52,6 +52,16 @@ def exercise_digest(exercise) -> str:
     return digest.hexdigest()[:16]
 
 
+def remove_stale_run_folders() -> None:
+    """Remove the run folders of graders that died without cleaning up (SIGKILL, a power cut): each folder's
+    name carries its grader's PID, and a folder whose grader is gone is removed by the next run."""
+    import glob
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "bpkit-grade-run-*-*")):
+        pid = os.path.basename(path).split("-")[3]
+        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 class Grader:
     """Grades submissions for one exercise into one OUTDIR (the CLI's engine; also used by tests and bench)."""
 
@@ -84,7 +94,8 @@ class Grader:
         workers: queue.Queue = queue.Queue()
         started = []
         # one run folder holds every scratch folder of every worker and child: removed here whatever happens
-        rundir = tempfile.mkdtemp(prefix="bpkit-grade-run-")
+        remove_stale_run_folders()
+        rundir = tempfile.mkdtemp(prefix=f"bpkit-grade-run-{os.getpid()}-")
         os.chmod(rundir, 0o711)         # a child running under its own uid must reach its scratch folder
         try:
             for _ in range(jobs):           # start them all, then wait: their imports overlap
@@ -174,7 +185,7 @@ class Grader:
         for entry in entries:
             record = records.get(entry.student)
             if record is None or not self.is_current(entry):
-                why = ("its notebook changed since it was graded" if record is not None else
+                why = ("its notebook or the exercise changed since it was graded" if record is not None else
                        "the run stopped before it")
                 records[entry.student] = Result(
                     student=entry.student, exercise=self.exercise.id, max_score=self.exercise.max_points,

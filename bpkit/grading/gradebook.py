@@ -196,7 +196,7 @@ class OtherSecret(RuntimeError):
 def locked(outdir):
     """Hold ``OUTDIR/.bpkit-grade.lock`` (an flock, with our PID written in it) for the ``with`` block, or raise
     OutdirBusy at once if another run holds it. The kernel drops the lock when a run dies, so a stale file never
-    blocks the next run."""
+    blocks the next run; the file stays, emptied, when the run ends."""
     import fcntl
     path = Path(outdir) / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -212,10 +212,7 @@ def locked(outdir):
         try:
             yield
         finally:
-            try:
-                path.unlink()
-            except OSError:
-                pass
+            os.ftruncate(fd, 0)     # the file stays (unlinking it would let two runs lock two files); no PID
     finally:
         os.close(fd)
 
