@@ -8,7 +8,7 @@ FIRST_LESSON := lessons/01_chain_rule_sympy.ipynb
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 NBVAL   := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test test-fast notebooks site release release-check bench install clean
+.PHONY: lab test test-fast notebooks site release release-check mutants bench install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ release: $(VENV)/.installed
 ## Fail when a committed student notebook differs from a fresh release (also a test in tests/test_release.py).
 release-check: $(VENV)/.installed
 	$(PY) -m bpkit release exercises/source --out exercises --check
+
+## Mutation testing of the exercise checks: every mutant of every solution (make test runs a sample of them).
+mutants: $(VENV)/.installed-test
+	$(PY) tests/mutants.py
 
 bench: $(VENV)/.installed
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

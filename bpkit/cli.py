@@ -1,4 +1,4 @@
-"""The ``bpkit`` command line, all of it: ``bpkit release ...`` and ``bpkit grade ...`` (``python -m bpkit`` is the
+"""The ``bpkit`` command line, all of it: ``bpkit release ...``, ``bpkit grade ...`` and ``bpkit new-exercise ...`` (``python -m bpkit`` is the
 same). Parsing and messages live here; the work is done by ``bpkit.grading`` (engine, intake, gradebook) and
 ``bpkit.grading.release`` (which keeps its own ``add_arguments``/``run``).
 """
@@ -21,7 +21,10 @@ def _fail(message: str) -> int:
 def add_grade_arguments(parser) -> None:
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                         help="notebooks, folders of <student>.ipynb, or nbgrader's submitted/ folder")
-    parser.add_argument("--exercise", required=True, help="the exercise id, e.g. ex03")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--exercise", help="the course's exercise id, e.g. ex03")
+    which.add_argument("--source", metavar="NOTEBOOK",
+                       help="an instructor's source notebook with its NAME.spec.py beside it (docs/authoring.md)")
     parser.add_argument("--out", required=True, metavar="OUTDIR", help="where grades and feedback go")
     parser.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
                         help="submissions graded at once (default: min(4, CPUs))")
@@ -59,7 +62,7 @@ def run_grade(args) -> int:
         return _fail("grading runs each submission in a forked child process: it needs Linux (or macOS, with "
                      "weaker isolation), not Windows; use WSL there")
     try:
-        exercise = get_exercise(args.exercise)
+        exercise = get_exercise(args.exercise or str(Path(args.source).resolve()))
     except KeyError as exc:
         return _fail(str(exc))
     if args.jobs < 1 or args.timeout <= 0 or args.memory < 64 or args.max_output <= 0:
@@ -167,6 +170,8 @@ def _module_command(module_name: str):
 SUBCOMMANDS = {
     "release": ("make student notebooks from instructor sources", *_module_command("bpkit.grading.release")),
     "grade": ("grade a class's submissions in isolated child processes", add_grade_arguments, run_grade),
+    "new-exercise": ("scaffold a source notebook and its spec (docs/authoring.md)",
+                     *_module_command("bpkit.exercises.scaffold")),
 }
 
 

@@ -147,4 +147,4 @@ def test_an_unknown_conv_mistake_gets_the_general_pointer():
     rows = run_checks(spec, lambda *a: (conv_loop(*a)[0], 2 * conv_loop(*a)[1], conv_loop(*a)[2]))
     bad = [r for r in rows if not r.passed]
     assert bad and {r.name for r in bad} == {"dW matches central differences"}
-    assert all(r.hint.startswith("dW[f, c, i, j] = sum over images") for r in bad)
+    assert all(r.hint.startswith("dW is 2 times the right one; dW[f, c, i, j] = sum over images") for r in bad)

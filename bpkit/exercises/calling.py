@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 STATUS, MESSAGE = "!status", "!message"
+INPUT_PREFIX = "input:"   # outputs["input:x"]: the input x as it was after the student's call
 
 
 def plain(value: Any) -> np.ndarray | float | int | str:
@@ -47,6 +48,8 @@ def unpack(result: Any, names: tuple[str, ...], function: str) -> dict[str, Any]
 
     ``names`` like ("dx", "dW", "db"); a single name means the function returns one value.
     """
+    if result is None:
+        return {"__invalid__": f"{function} returned None: did you forget `return`?"}
     if len(names) == 1:
         return {names[0]: plain(result)}
     if not isinstance(result, (tuple, list)) or len(result) != len(names):
@@ -121,3 +124,66 @@ def describe_exception(exc: BaseException) -> str:
     where = f"line {frame.lineno} of {frame.name} in {_cell_name(frame.filename)}"
     code = (frame.line or "").strip()
     return f"{text} ({where}: {code})" if code else f"{text} ({where})"
+
+
+SIGNATURE = "expected "   # a TypeError whose message starts "NAME: expected NAME(...)": the parameters differ
+
+
+def call_with(fn, function: str, names: tuple[str, ...], values: list) -> Any:
+    """``fn(*values)``, after checking that ``fn`` accepts that many positional arguments.
+
+    A function written with other parameters gets one line ("linear_backward: expected linear_backward(dout, x,
+    W); yours takes (x, W)") instead of Python's TypeError from deep inside the check. (A plain TypeError, so the
+    grader's isolated copy of a driver refers to no bpkit class.)
+    """
+    import inspect
+
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):   # a builtin or a callable without a signature: just call it
+        return fn(*values)
+    try:
+        signature.bind(*values)
+    except TypeError:
+        theirs = ", ".join(signature.parameters)
+        raise TypeError(f"{function}: expected {function}({', '.join(names)}); yours takes ({theirs})") from None
+    return fn(*values)
+
+
+class CallTimeout(BaseException):
+    """A student's call ran past its time limit (a BaseException, so ``except Exception`` does not swallow it)."""
+
+
+class time_limit:
+    """``with time_limit(5):`` raises CallTimeout in the block after 5 s of wall-clock time.
+
+    Uses SIGALRM, so it works in the main thread of a Unix process (a Jupyter kernel runs cells there); elsewhere
+    it does nothing. Code stuck inside one long C call is interrupted when that call returns.
+    """
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.active = False
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if (not self.seconds or self.seconds <= 0 or not hasattr(signal, "setitimer")
+                or threading.current_thread() is not threading.main_thread()):
+            return self
+        self.previous = signal.signal(signal.SIGALRM, self._expire)
+        signal.setitimer(signal.ITIMER_REAL, float(self.seconds))
+        self.active = True
+        return self
+
+    def _expire(self, signum, frame):
+        raise CallTimeout(self.seconds)
+
+    def __exit__(self, *exc):
+        if self.active:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False

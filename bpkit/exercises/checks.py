@@ -1,23 +1,27 @@
-"""Grader-side building blocks: checks, the reference values they compare with, and the mistake lookup.
+"""Checks, and the ``grade(case, outputs)`` that runs them: the same code for the grader and for ``check()``.
 
-An exercise module describes a function by its reference (``expected(case)``: the values a right answer returns,
-gradients taken by central differences of the reference forward where the function is a backward pass) and a list
-of ``Check``s; ``function_spec`` turns that into a ``FunctionSpec`` whose ``grade`` evaluates every check on one
-case. When a check fails, each catalogued mistake is run on the same case (our code, in the grader's process) and
-the first whose output equals the student's on the failing outputs gives its hint.
+A ``Check`` is a small declarative record (its kind, the output it looks at, its points): the released public check
+data stores it as JSON, so a student's ``check()`` evaluates exactly what the grader evaluates. The expected values
+come from the case itself (``case["__expected__"]``, public data) or from a function of the case (the grader: the
+reference from the source notebook, or central differences of a forward pass). When a check fails, its hint is,
+in order: the catalogued mistake that reproduces the student's outputs (``case["__mistakes__"]`` or the mistake run
+here), a permutation of right outputs, the relation between the wrong output and the right one
+(``diagnose.relation``), then the check's general pointer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from ..gradcheck import TOLERANCE, numerical_gradient, relative_error
-from .calling import MESSAGE, STATUS
-from .spec import Case, CheckResult, FunctionSpec, Mistake, Outputs
+from . import diagnose
+from .calling import INPUT_PREFIX as INPUT, MESSAGE, STATUS
+from .spec import Case, CheckResult, FunctionSpec, Mistake, Outputs, Status
 
-INPUT = "input:"   # outputs["input:x"]: the input x as it was after the student's call (mutation check)
+EXPECTED, MISTAKES, EXACT = "__expected__", "__mistakes__", "__exact__"   # keys of a case carrying public data
+FD_LOW, FD_HIGH = 1e-12, 1e-6   # an answer this far from the exact one, yet passing, looks like finite differences
 
 
 @dataclass
@@ -33,37 +37,56 @@ class Verdict:
 
 @dataclass
 class Check:
-    """One row of the table: a name, its points (split over the cases), and how to evaluate it."""
+    """One row of the table: a kind ("returns", "unchanged", "value"), its outputs, points, name and hint."""
 
+    kind: str
     name: str
     points: float
-    evaluate: Callable[["Context"], Verdict]
+    keys: tuple = ()
+    tolerance: float = TOLERANCE
     part: str = ""        # the part of ``call`` it depends on ("" = the whole call); see calling.attempt
-    hint: str = ""        # a general pointer for a failure no catalogued mistake explains
+    hint: str = ""        # a general pointer for a failure nothing more specific explains
+
+    def evaluate(self, ctx: "Context") -> Verdict:
+        return _EVALUATORS[self.kind](self, ctx)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "keys": list(self.keys)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Check":
+        return cls(**{**data, "keys": tuple(data["keys"])})
 
 
 class Context:
     """One case being graded: the student's outputs, the expected values and the mistakes' outputs (both lazy)."""
 
-    def __init__(self, case: Case, outputs: Outputs, expected: Callable[[Case], dict], call, mistakes):
+    def __init__(self, case: Case, outputs: Outputs, expected: Callable[[Case], dict], call, mistakes,
+                 reference=None):
         self.case, self.outputs = case, outputs
         self._expected_fn, self._call, self.mistakes = expected, call, mistakes
+        self._reference = reference
         self._expected: dict | None = None
         self._mistake_outputs: dict[str, Outputs | None] = {}
 
     @property
     def expected(self) -> dict:
         if self._expected is None:
-            self._expected = dict(self._expected_fn(self.case))
+            self._expected = dict(self.case[EXPECTED]) if EXPECTED in self.case else dict(self._expected_fn(self.case))
         return self._expected
 
     def mistake_outputs(self, mistake: Mistake) -> Outputs | None:
         if mistake.name not in self._mistake_outputs:
-            try:
-                with np.errstate(all="ignore"):  # an unstable mistake overflows on purpose
-                    self._mistake_outputs[mistake.name] = self._call(mistake.wrong, self.case)
-            except Exception:  # noqa: BLE001 - a mistake that crashes on this case cannot match it
-                self._mistake_outputs[mistake.name] = None
+            stored = self.case.get(MISTAKES)
+            if stored is not None:
+                self._mistake_outputs[mistake.name] = stored.get(mistake.name)
+            else:
+                try:
+                    with np.errstate(all="ignore"):  # an unstable mistake overflows on purpose
+                        wrong = mistake.implementation(self._reference() if mistake.derived else None)
+                        self._mistake_outputs[mistake.name] = as_arrays(self._call(wrong, self.case))
+                except Exception:  # noqa: BLE001 - a mistake that crashes on this case cannot match it
+                    self._mistake_outputs[mistake.name] = None
         return self._mistake_outputs[mistake.name]
 
     def matching_mistake(self, keys: tuple[str, ...]) -> Mistake | None:
@@ -77,7 +100,6 @@ class Context:
         candidates = []
         for mistake in self.mistakes:
             theirs = self.mistake_outputs(mistake)
-            theirs = None if theirs is None else as_arrays(theirs)
             if theirs is None or any(k not in theirs or k not in self.outputs for k in keys):
                 continue
             if all(same(self.outputs[k], theirs[k]) and not same(theirs[k], self.expected_value(k)) for k in keys):
@@ -118,54 +140,60 @@ def describe(value) -> str:
     return f"{value.dtype} array of shape {value.shape}"
 
 
-# ---- checks ---------------------------------------------------------------------------------------------------
+# ---- the kinds of check ------------------------------------------------------------------------------------------
+
+def _returns(check: Check, ctx: Context) -> Verdict:
+    wrong, notes = [], []
+    for key in check.keys:
+        got, want = ctx.outputs.get(key, "!nothing"), np.asarray(ctx.expected[key])
+        if isinstance(got, str) or got.shape != want.shape or got.dtype != want.dtype:
+            wrong.append(key)
+            what = "a scalar" if want.shape == () else f"shape {want.shape}"
+            notes.append(f"{key}: expected {what} of dtype {want.dtype}, got {describe(got)}")
+    return Verdict(not wrong, "; ".join(notes), keys=tuple(wrong))
+
+
+def _unchanged(check: Check, ctx: Context) -> Verdict:
+    changed = [n for n in check.keys if INPUT + n in ctx.outputs
+               and not np.array_equal(ctx.outputs.get(INPUT + n), ctx.case[n])]
+    return Verdict(not changed, f"{', '.join(changed)} changed by the call" if changed else "",
+                   keys=tuple(INPUT + n for n in changed))
+
+
+def _value(check: Check, ctx: Context) -> Verdict:
+    (key,) = check.keys
+    got, want = ctx.outputs.get(key, "!nothing"), np.asarray(ctx.expected[key], dtype=np.float64)
+    if isinstance(got, str):
+        return Verdict(False, f"{key}: expected an array of numbers, got {describe(got)}", keys=(key,))
+    if got.shape != want.shape:
+        return Verdict(False, f"{key}: expected shape {want.shape}, got shape {got.shape}", keys=(key,))
+    err = relative_error(got, want)
+    ok = err <= check.tolerance
+    message = "" if ok else f"{key}: relative error {err:.1e} > {check.tolerance:.0e}"
+    return Verdict(ok, message, err, check.tolerance, keys=() if ok else (key,))
+
+
+_EVALUATORS = {"returns": _returns, "unchanged": _unchanged, "value": _value}
+
 
 def returns_check(keys: tuple[str, ...], points: float, name: str | None = None, part: str = "",
                   hint: str = "") -> Check:
     """The outputs ``keys`` are arrays (or scalars) with the expected shapes and dtype (float64 in, float64 out)."""
     label = name or f"returns {', '.join(k.split('.')[-1] for k in keys)} with the right shapes and dtype"
-
-    def evaluate(ctx: Context) -> Verdict:
-        wrong, notes = [], []
-        for key in keys:
-            got, want = ctx.outputs.get(key, "!nothing"), np.asarray(ctx.expected[key])
-            if isinstance(got, str) or got.shape != want.shape or got.dtype != want.dtype:
-                wrong.append(key)
-                what = "a scalar" if want.shape == () else f"shape {want.shape}"
-                notes.append(f"{key}: expected {what} of dtype {want.dtype}, got {describe(got)}")
-        return Verdict(not wrong, "; ".join(notes), keys=tuple(wrong))
-
-    return Check(label, points, evaluate, part, hint or "return exactly what the docstring asks for, in that order")
+    return Check("returns", label, points, tuple(keys), part=part,
+                 hint=hint or "return exactly what the docstring asks for, in that order")
 
 
 def unchanged_check(names: tuple[str, ...], points: float, part: str = "", name: str | None = None) -> Check:
     """The inputs ``names`` are untouched after the call (``call`` returns them as ``input:NAME``)."""
-
-    def evaluate(ctx: Context) -> Verdict:
-        changed = [n for n in names if not np.array_equal(ctx.outputs.get(INPUT + n), ctx.case[n])]
-        return Verdict(not changed, f"{', '.join(changed)} changed by the call" if changed else "",
-                       keys=tuple(INPUT + n for n in changed))
-
-    return Check(name or f"leaves {', '.join(names)} unchanged", points, evaluate, part,
-                 "work on new arrays (x = x.copy(), or y = x * mask rather than x *= mask)")
+    return Check("unchanged", name or f"leaves {', '.join(names)} unchanged", points, tuple(names), part=part,
+                 hint="work on new arrays (x = x.copy(), or y = x * mask rather than x *= mask)")
 
 
 def value_check(key: str, points: float, against: str, tolerance: float = TOLERANCE, part: str = "",
                 hint: str = "", name: str | None = None) -> Check:
     """The output ``key`` equals the expected value within ``tolerance`` (relative error, the course's policy)."""
-
-    def evaluate(ctx: Context) -> Verdict:
-        got, want = ctx.outputs.get(key, "!nothing"), np.asarray(ctx.expected[key], dtype=np.float64)
-        if isinstance(got, str):
-            return Verdict(False, f"{key}: expected an array of numbers, got {describe(got)}", keys=(key,))
-        if got.shape != want.shape:
-            return Verdict(False, f"{key}: expected shape {want.shape}, got shape {got.shape}", keys=(key,))
-        err = relative_error(got, want)
-        ok = err <= tolerance
-        message = "" if ok else f"{key}: relative error {err:.1e} > {tolerance:.0e}"
-        return Verdict(ok, message, err, tolerance, keys=() if ok else (key,))
-
-    return Check(name or f"{key.split('.')[-1]} matches {against}", points, evaluate, part, hint)
+    return Check("value", name or f"{key.split('.')[-1]} matches {against}", points, (key,), tolerance, part, hint)
 
 
 # ---- references ------------------------------------------------------------------------------------------------
@@ -189,23 +217,60 @@ def finish_cases(cases: list[Case]) -> list[Case]:
     return cases
 
 
-def _row(spec_name, check, case, weight, verdict=None, status="ok", message="", hint=""):
+def _row(spec_name, check, case, weight, verdict=None, status=Status.OK, message="", hint=""):
     passed = verdict.passed if verdict else False
     return CheckResult(
         function=spec_name, name=check.name, passed=passed, points=check.points * weight if passed else 0.0,
         max_points=check.points * weight, message=verdict.message if verdict else message,
         rel_error=verdict.rel_error if verdict else None, tolerance=verdict.tolerance if verdict else None,
-        hint="" if passed else hint, status=status, case=str(case.get("label", "")))
+        hint="" if passed else hint, status=str(status), case=str(case.get("label", "")))
 
 
-def make_grade(name: str, checks: list[Check], expected, call, mistakes: list[Mistake]):
-    """``grade(case, outputs) -> list[CheckResult]``: every check on one case, a hint for every failure."""
+def _explain(ctx: Context, check: Check, keys: tuple[str, ...], swapped: dict) -> str:
+    mistake = ctx.matching_mistake(keys)
+    if mistake:
+        return mistake.hint
+    for key in keys:
+        if key in swapped:
+            order = ", ".join(k.split(".")[-1] for k in ctx.expected if not k.startswith(("input:", "_"))
+                              and k in ctx.outputs and "_all" not in k and k != "w_change")
+            return (f"{key.split('.')[-1]} holds the right value of {swapped[key].split('.')[-1]}: the results are "
+                    f"right but returned in the wrong order (return them as {order})")
+    for key in keys:
+        got = ctx.outputs.get(key)
+        if key.startswith(INPUT) or isinstance(got, str) or got is None or key not in ctx.expected:
+            continue
+        words = diagnose.relation(key, got, ctx.expected[key], ctx.case)
+        if words:
+            return f"{words}; {check.hint}" if check.hint else words
+    return check.hint
+
+
+def _finite_difference_note(ctx: Context, rows) -> str:
+    exact = ctx.case.get(EXACT)
+    if exact is None or not rows or not all(r.passed for r in rows):
+        return ""
+    errors = [relative_error(ctx.outputs[k], np.asarray(v)) for k, v in exact.items()
+              if k in ctx.outputs and not isinstance(ctx.outputs[k], str) and np.shape(ctx.outputs[k]) == np.shape(v)]
+    if errors and FD_LOW < max(errors) < FD_HIGH:
+        return (f"passes, but its error against the exact gradient is {max(errors):.0e} (an analytic backward pass "
+                "is ~1e-15 off): this looks like finite differences, not backpropagation")
+    return ""
+
+
+def make_grade(name: str, checks: list[Check], expected, call, mistakes: list[Mistake], reference=None,
+               exact=None):
+    """``grade(case, outputs) -> list[CheckResult]``: every check on one case, a hint for every failure.
+
+    ``exact(case)``: the exact outputs (the reference's) where ``expected`` are central differences, to notice an
+    answer computed by finite differences (grader side; public data carries them in the case).
+    """
 
     def grade(case: Case, outputs: Outputs) -> list[CheckResult]:
         outputs = as_arrays(outputs)
-        ctx = Context(case, outputs, expected, call, mistakes)
+        ctx = Context(case, outputs, expected, call, mistakes, reference)
         weight = float(case.get("weight", 1.0))
-        rows = []
+        rows, failed, invalid = [], [], []
         for check in checks:
             status = outputs.get(check.part + STATUS) if check.part else None
             if status:
@@ -213,26 +278,65 @@ def make_grade(name: str, checks: list[Check], expected, call, mistakes: list[Mi
                                  message=str(outputs.get(check.part + MESSAGE, status))))
                 continue
             if "__invalid__" in outputs:
-                rows.append(_row(name, check, case, weight, message=str(outputs["__invalid__"]),
-                                 hint="return a tuple in the order of the signature"))
+                invalid.append(check)
                 continue
             verdict = check.evaluate(ctx)
-            hint = ""
+            rows.append(_row(name, check, case, weight, verdict))
             if not verdict.passed:
-                mistake = ctx.matching_mistake(verdict.keys)
-                hint = mistake.hint if mistake else check.hint
-            rows.append(_row(name, check, case, weight, verdict, hint=hint))
+                failed.append((check, verdict, rows[-1]))
+        if invalid:   # nothing usable came back: one row for all the checks that needed it
+            message = str(outputs["__invalid__"])
+            hint = ("add `return` with the values the docstring names" if "returned None" in message
+                    else "return a tuple in the order of the signature")
+            points = sum(c.points for c in invalid) * weight
+            rows.append(CheckResult(function=name, name="returns what the signature says", passed=False, points=0.0,
+                                    max_points=points, message=message, hint=hint, status=str(Status.OK),
+                                    case=str(case.get("label", ""))))
+        if failed:
+            keys = [k for c in checks for k in c.keys if c.kind == "value"]
+            swapped = diagnose.permutation(outputs, ctx.expected, keys)
+            for check, verdict, row in failed:
+                row.hint = _explain(ctx, check, verdict.keys, swapped)
+        elif exact is not None or EXACT in case:
+            if EXACT not in case and exact is not None:
+                try:
+                    case = {**case, EXACT: exact(case)}
+                except Exception:  # noqa: BLE001 - no exact answer, no note
+                    case = {**case, EXACT: None}
+                ctx.case = case
+            note = _finite_difference_note(ctx, rows)
+            for row in rows:
+                row.note = note
         return rows
 
     return grade
 
 
-def function_spec(name: str, signature: str, *, reference, make_cases, call, expected, checks: list[Check],
-                  mistakes: list[Mistake], release_hint: str, part_hints: dict | None = None,
-                  hands_over: tuple = ()) -> FunctionSpec:
-    """A ``FunctionSpec`` whose points are the sum of its checks' points."""
+def function_spec(name: str, signature: str, *, make_cases, call, checks: list[Check], mistakes: list[Mistake],
+                  release_hint: str, expected=None, part_hints: dict | None = None, hands_over: tuple = (),
+                  finite_differences: bool = False) -> FunctionSpec:
+    """A ``FunctionSpec`` whose points are the sum of its checks' points.
+
+    ``expected(case) -> dict``: the right outputs; by default the reference's own outputs (the solution in the
+    source notebook, called through ``call``). ``finite_differences``: expected values are central differences,
+    so also compare with the reference's exact outputs to notice an answer computed by finite differences.
+    """
+    holder: dict = {}
+
+    def reference():
+        return holder["spec"].reference
+
+    def from_reference(case):
+        return {k: v for k, v in as_arrays(call(reference(), case)).items() if not k.startswith(INPUT)}
+
+    exact = from_reference if finite_differences else None
+    grade = make_grade(name, checks, expected or from_reference, call, mistakes, reference, exact)
     spec = FunctionSpec(name=name, signature=signature, points=float(sum(c.points for c in checks)),
-                        make_cases=make_cases, call=call, grade=make_grade(name, checks, expected, call, mistakes),
-                        mistakes=mistakes, release_hint=release_hint, part_hints=dict(part_hints or {}),
-                        reference=reference, checks=list(checks), hands_over=tuple(hands_over))
+                        make_cases=make_cases, call=call, grade=grade, mistakes=mistakes, release_hint=release_hint,
+                        part_hints=dict(part_hints or {}), checks=list(checks), hands_over=tuple(hands_over),
+                        driver=getattr(call, "driver", ()), finite_differences=finite_differences)
+    spec.expected = expected or from_reference
+    spec.exact = exact
+    holder["spec"] = spec
     return spec
+

@@ -53,7 +53,8 @@ class Row:
     def rel_error(self) -> str:
         """The relative error as words: "" when not measured, the verdict when it passed, one digit when not."""
         measured = [r for r in self.results if r.rel_error is not None and r.tolerance is not None]
-        if not measured:
+        if not measured or len(measured) < len([r for r in self.results if r.status == "ok"]):
+            return ""   # some case had the wrong shape (or no number): a relative error would mislead
             return ""
         worst = max(measured, key=lambda r: r.rel_error / r.tolerance)
         if worst.rel_error <= worst.tolerance:
@@ -70,6 +71,10 @@ class Row:
     @property
     def title(self) -> str:
         return "runs without an error" if self.name == "runs" else self.name
+
+    @property
+    def note(self) -> str:
+        return next((r.note for r in self.results if r.note), "")
 
     @property
     def details(self) -> tuple[str, str]:
@@ -89,6 +94,7 @@ class CheckReport:
     """The result of ``check(...)``: ``.score``, ``.max_score``, ``.passed``, ``.results``; shows as a table."""
 
     def __init__(self, results: list[CheckResult], signatures: dict[str, str] | None = None):
+        self.problems: list[str] = []   # one-line answers to a check() that could not run (bad argument, ...)
         self.results = list(results)
         self.signatures = dict(signatures or {})
         self.rows: list[Row] = []
@@ -99,6 +105,23 @@ class CheckReport:
                 index[key] = Row(r.function, r.name)
                 self.rows.append(index[key])
             index[key].results.append(r)
+
+    @classmethod
+    def problem(cls, text: str) -> "CheckReport":
+        """A report that is just one line saying why nothing could be checked."""
+        report = cls([])
+        report.problems = [text]
+        return report
+
+    def _hints(self, name: str, kind: str = "hint") -> dict[int, str]:
+        """Row index -> hint (or note), each distinct text shown once per function (on its first row)."""
+        shown, out = set(), {}
+        for i, row in enumerate(self._function_rows(name)):
+            text = row.details[1] if kind == "hint" else row.note
+            if text and text not in shown:
+                shown.add(text)
+                out[i] = text
+        return out
 
     @property
     def score(self) -> float:
@@ -131,23 +154,26 @@ class CheckReport:
     # ---- plain text (what nbval compares) ----
 
     def __str__(self) -> str:
-        lines = []
+        lines = [f"check: {p}" for p in self.problems]
         for name in self.functions():
             rows = self._function_rows(name)
+            hints, notes = self._hints(name), self._hints(name, "note")
             got, full = sum(r.points for r in rows), sum(r.max_points for r in rows)
             lines.append(f"{self.signatures.get(name, name)}: {_points(got)}/{_points(full)} points, "
                          f"{self._summary(rows)}")
             collapsed = len(rows) == 1 and rows[0].name == "runs"
-            for row in rows:
+            for i, row in enumerate(rows):
                 if not collapsed:
                     error = f"  rel. error {row.rel_error}" if row.rel_error else ""
                     lines.append(f"  {row.verdict:<5} {row.title}"
                                  f"{error}  [{row.cases}, {_points(row.points)}/{_points(row.max_points)}]")
-                message, hint = row.details
+                message, hint = row.details[0], hints.get(i, "")
                 if message and not (collapsed and row.status == "not_implemented"):
                     lines.append(f"        {message}")
                 if hint:
                     lines.append(f"        hint: {hint}")
+                if i in notes:
+                    lines.append(f"        note: {notes[i]}")
         if len(self.functions()) > 1:
             lines.append(f"Total: {_points(self.score)}/{_points(self.max_score)} points")
         return "\n".join(lines)
@@ -162,22 +188,33 @@ class CheckReport:
 
     def _repr_html_(self) -> str:
         e = html.escape
-        out = ['<table class="bpkit-check" style="border-collapse:collapse;text-align:left">',
-               "<thead><tr><th>function</th><th>check</th><th>result</th><th>relative error</th>"
-               "<th>cases</th><th>points</th><th>what to do</th></tr></thead><tbody>"]
+        out = [f'<p style="color:#cf222e;text-align:left"><b>check:</b> {e(p)}</p>' for p in self.problems]
+        if not self.results:
+            return "".join(out)
+        cell = "text-align:left;vertical-align:top;padding:2px 8px"
+        out += ['<table class="bpkit-check" style="border-collapse:collapse;text-align:left;width:100%;'
+                'table-layout:auto">',
+                "".join(f'<col style="width:{w}">' for w in ("18%", "22%", "5%", "8%", "6%", "6%", "35%")),
+                "<thead><tr>" + "".join(f'<th style="{cell}">{h}</th>' for h in (
+                    "function", "check", "result", "relative error", "cases", "points", "what to do")) +
+                "</tr></thead><tbody>"]
         for name in self.functions():
             rows = self._function_rows(name)
+            hints, notes = self._hints(name), self._hints(name, "note")
             for i, row in enumerate(rows):
                 color = "#1a7f37" if row.passed else "#cf222e" if row.status in ("ok", "error") else "#9a6700"
-                message, hint = row.details
-                advice = "<br>".join(x for x in (e(message), f"<b>hint:</b> {e(hint)}" if hint else "") if x)
-                first = (f'<td rowspan="{len(rows)}" style="vertical-align:top"><code>'
+                message, hint = row.details[0], hints.get(i, "")
+                advice = "<br>".join(x for x in (e(message), f"<b>hint:</b> {e(hint)}" if hint else "",
+                                                 f"<b>note:</b> {e(notes[i])}" if i in notes else "") if x)
+                first = (f'<td rowspan="{len(rows)}" style="{cell}"><code style="white-space:normal">'
                          f'{e(self.signatures.get(name, name))}</code></td>') if i == 0 else ""
-                out.append(f"<tr>{first}<td>{e(row.title)}</td>"
-                           f'<td style="color:{color};font-weight:bold">{e(row.verdict)}</td>'
-                           f"<td>{e(row.rel_error)}</td><td>{e(row.cases)}</td>"
-                           f"<td>{_points(row.points)} / {_points(row.max_points)}</td><td>{advice}</td></tr>")
+                out.append(f"<tr>{first}<td style=\"{cell}\">{e(row.title)}</td>"
+                           f'<td style="{cell};color:{color};font-weight:bold">{e(row.verdict)}</td>'
+                           f'<td style="{cell}">{e(row.rel_error)}</td><td style="{cell}">{e(row.cases)}</td>'
+                           f'<td style="{cell}">{_points(row.points)}&nbsp;/&nbsp;{_points(row.max_points)}</td>'
+                           f'<td style="{cell}">{advice}</td></tr>')
         out.append("</tbody></table>")
         verdict = "every check passes" if self.passed else "some checks fail"
-        out.append(f"<p><b>Score: {_points(self.score)} / {_points(self.max_score)}</b> ({verdict})</p>")
+        out.append(f'<p style="text-align:left"><b>Score: {_points(self.score)} / {_points(self.max_score)}</b> '
+                   f"({verdict})</p>")
         return "".join(out)

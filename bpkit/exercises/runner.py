@@ -1,53 +1,84 @@
-"""The students' in-process pipeline: call the function on each case, grade the outputs, never raise.
+"""The students' in-process pipeline: call the function on each case (with a time limit), grade, never raise.
 
-The instructor's grader runs the same ``make_cases`` and ``grade`` but calls the student's code in a sandboxed
-child process; here (a notebook checking its own work) the call happens in-process.
+The instructor's grader runs the same ``grade`` but calls the student's code in a sandboxed child process; here (a
+notebook checking its own work) the call happens in-process, each call limited to ``time_limit`` seconds.
 """
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 
-from .calling import describe_exception
-from .spec import Case, CheckResult, FunctionSpec
+from .calling import SIGNATURE, CallTimeout, describe_exception, time_limit
+from .public import public_seed
+from .spec import Case, CheckResult, FunctionSpec, Status
 
 NOT_IMPLEMENTED = "not implemented yet"
-
-
-def public_seed(spec: FunctionSpec) -> int:
-    """The fixed seed of a function's self-check cases (the grader draws from hidden seeds instead)."""
-    return zlib.crc32(spec.name.encode())
+TIME_LIMIT = 5.0     # seconds per call of the student's function; check(..., time_limit=...) changes it
 
 
 def public_cases(spec: FunctionSpec) -> list[Case]:
     """The cases ``check()`` uses: the same on every run, so a notebook's check output is reproducible."""
-    return spec.make_cases(np.random.default_rng(public_seed(spec)))
+    return spec.make_cases(np.random.default_rng(public_seed(spec.name)))
 
 
-def run_checks(spec: FunctionSpec, fn, cases: list[Case] | None = None) -> list[CheckResult]:
+def run_checks(spec: FunctionSpec, fn, cases: list[Case] | None = None,
+               time_limit_s: float | None = TIME_LIMIT) -> list[CheckResult]:
     """Every check of ``spec`` on every case for the student's ``fn``.
 
-    NotImplementedError becomes status "not_implemented" ("not implemented yet"); any other exception becomes
-    status "error" with the message and the student's own line; a grading step that fails on strange outputs
-    becomes a failed row rather than a crash.
+    NotImplementedError becomes status "not_implemented"; any other exception becomes status "error" with the
+    message and the student's own line, for that case only (the other cases are still graded and diagnosed); a
+    call past the time limit becomes "timeout" and the remaining cases are skipped (so a loop that never ends costs
+    one time limit, not one per case).
     """
     cases = public_cases(spec) if cases is None else cases
     rows: list[CheckResult] = []
+    timed_out = False
     for case in cases:
+        if timed_out:
+            rows += spec.failure(case, Status.TIMEOUT, f"skipped: an earlier case did not return within "
+                                 f"{time_limit_s:g} s", hint="look for a loop that never ends")
+            continue
         try:
-            outputs = spec.call(fn, case)
+            with np.errstate(all="ignore"), time_limit(time_limit_s):
+                outputs = spec.call(fn, case)
+        except CallTimeout:
+            timed_out = True
+            rows += spec.failure(case, Status.TIMEOUT, f"did not return within {time_limit_s:g} s",
+                                 hint="look for a loop that never ends, or work far larger than the inputs need")
+            continue
         except NotImplementedError:
-            rows += spec.failure(case, "not_implemented", NOT_IMPLEMENTED,
+            rows += spec.failure(case, Status.NOT_IMPLEMENTED, NOT_IMPLEMENTED,
                                  hint="replace the raise NotImplementedError(...) line with your code")
             continue
+        except TypeError as exc:
+            if not str(exc).startswith(f"{spec.name}: {SIGNATURE}"):
+                rows += spec.failure(case, Status.ERROR, describe_exception(exc),
+                                     hint="fix the line named in the message, then run the check again")
+                continue
+            rows += spec.failure(case, Status.ERROR, str(exc), hint="keep the parameters of the provided signature")
+            continue
         except Exception as exc:  # noqa: BLE001 - the student's exception is the result
-            rows += spec.failure(case, "error", describe_exception(exc),
+            rows += spec.failure(case, Status.ERROR, describe_exception(exc),
                                  hint="fix the line named in the message, then run the check again")
             continue
         try:
             rows += spec.grade(case, outputs)
         except Exception as exc:  # noqa: BLE001 - outputs so strange that a comparison failed
-            rows += spec.failure(case, "invalid", f"could not check what {spec.name} returned: "
+            rows += spec.failure(case, Status.INVALID, f"could not check what {spec.name} returned: "
                                  f"{type(exc).__name__}: {exc}")
+    explain_errors(rows)
     return rows
+
+
+def explain_errors(rows: list[CheckResult]) -> None:
+    """A crash on one case must not hide a diagnosis other cases support: give the error rows that hint too
+    (the hint of the same check where one exists, else the most frequent hint of the function)."""
+    diagnosed = [r for r in rows if r.status == "ok" and not r.passed and r.hint]
+    if not diagnosed:
+        return
+    texts = [r.hint for r in diagnosed]
+    common = max(set(texts), key=texts.count)
+    by_check = {r.name: r.hint for r in diagnosed}
+    for r in rows:
+        if r.status == "error":
+            hint = by_check.get(r.name, common)
+            r.hint = f"{hint} (the other cases show it; this one crashed on it)"

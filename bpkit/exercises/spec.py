@@ -1,31 +1,24 @@
-"""The contract between the exercise catalog, the students' ``check()`` and the instructor's grader.
+"""The records shared by the exercise framework, the students' ``check()`` and the instructor's grader.
+
+An exercise's *content* (its cases, checks, mistakes and hints) lives in a spec file beside the instructor's source
+notebook (``exercises/source/exNN_topic.spec.py``, format in docs/authoring.md); its *reference* is the solution
+code of that notebook. This module only defines the vocabulary.
 
 A check is split in two halves so that student code never runs where comparisons happen:
 
 1. ``make_cases(rng)`` (grader side) draws inputs: a list of dicts of plain values (numpy arrays of numbers,
-   floats, ints, strings). Every case carries ``"label"`` (a short description such as "N=1, D=3, M=2") and
-   ``"weight"`` (its share of the function's points; the weights of one function's cases sum to 1), so the
-   ``max_points`` of all rows ``grade`` returns over all cases add up to ``FunctionSpec.points``.
-2. ``call(fn, case)`` (student side: the notebook's own process for ``check()``, the sandboxed child process when
-   grading) calls the student's object ``fn`` (a function, or a class for ex02) on one case and returns ONLY plain
-   values: a dict name -> numpy array of numbers / float / int / str / bool. It also returns the inputs again if
-   the grader must see whether they were mutated. It must be written so nothing but such values leave it.
-3. ``grade(case, outputs)`` (grader side) compares those outputs with reference values and numerical gradients
-   computed in the grader's own process, and turns each check into a ``CheckResult``; when a check fails it
-   compares the output with the function's catalogued mistakes (each a wrong implementation run on the same case)
-   and attaches the matching hint.
-
-``FunctionSpec.failure(case, status, message)`` gives the rows for a case whose call failed (status
-"not_implemented", "error", "timeout", ...): one row named "runs" worth the case's share of the points.
-Parts of a class (ex02's ``Value`` methods) or of a function (ex01's symbolic and numeric modes) that raise are
-reported by ``call`` itself in the outputs as ``"<part>!status"`` / ``"<part>!message"`` strings, and ``grade``
-turns them into rows with that status, so one unfinished method does not zero the others.
-
-The grader serializes cases and outputs with ``np.savez`` / ``np.load(allow_pickle=False)`` or JSON only.
+   floats, ints, strings). Every case carries ``"label"`` and ``"weight"`` (its share of the function's points).
+2. ``call(fn, case)`` (student side: the notebook for ``check()``, the sandboxed child when grading) calls the
+   student's object on one case and returns ONLY plain values (``bpkit.exercises.drivers`` builds it from a short
+   description, so the student side needs no exercise code).
+3. ``grade(case, outputs)`` (grader side, or the notebook with the released public check data) compares those
+   outputs with the expected ones and turns each check into a ``CheckResult``, with a hint for every failure.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -34,33 +27,65 @@ Case = dict[str, Any]
 Outputs = dict[str, Any]
 
 
+class Status(str, enum.Enum):
+    """What happened to one check on one case (a row), and the vocabulary of a submission's status."""
+
+    OK = "ok"
+    NOT_IMPLEMENTED = "not_implemented"
+    MISSING = "missing"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    INVALID = "invalid"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
 @dataclass
 class CheckResult:
     """One row of a check table: what was checked, the verdict, points, and the words a student reads."""
 
     function: str            # the student's function (or class) name, e.g. "linear_backward"
-    name: str                # the check, e.g. "dW matches numerical gradient"
+    name: str                # the check, e.g. "dW matches central differences"
     passed: bool
     points: float            # points earned
     max_points: float
     message: str = ""        # plain words: what was expected and what was given
     rel_error: float | None = None
     tolerance: float | None = None
-    hint: str = ""           # the most specific catalogued mistake that matches, or a general pointer
-    status: str = "ok"       # ok | not_implemented | error | (grading adds timeout, memory, invalid, missing)
+    hint: str = ""           # the most specific explanation found (catalogued mistake, diagnosis, general pointer)
+    status: str = "ok"       # a Status value
     case: str = ""           # which case this row is about, e.g. "N=1, D=3, M=2" (rows of one check share a name)
+    note: str = ""           # an observation that costs nothing (e.g. "looks like finite differences")
 
     def to_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in self.__dict__.items()}
+        out = {}
+        for k, v in self.__dict__.items():
+            if isinstance(v, float) and not np.isfinite(v):
+                v = None
+            out[k] = v.value if isinstance(v, Status) else v
+        return out
 
 
 @dataclass
 class Mistake:
-    """A catalogued wrong answer: a wrong implementation run on the same case, and the hint it earns."""
+    """A catalogued wrong answer: a wrong implementation run on the same case, and the hint it earns.
 
-    name: str                # short id, e.g. "dW_transposed"
-    hint: str                # plain words: "your dW is the transpose of the right one: use x.T @ dout"
-    wrong: Callable[..., Any]  # same signature as the reference; produces the wrong output
+    ``wrong`` has the reference's signature. With ``derived=True`` it is instead a function of the reference
+    returning the wrong implementation (e.g. a subclass of the reference class with one method broken).
+    """
+
+    name: str
+    hint: str
+    wrong: Callable[..., Any] | None = None
+    derived: bool = False
+
+    def implementation(self, reference):
+        return self.wrong(reference) if self.derived else self.wrong
 
 
 @dataclass
@@ -76,10 +101,20 @@ class FunctionSpec:
     mistakes: list[Mistake] = field(default_factory=list)
     release_hint: str = ""                      # the text released stubs raise with NotImplementedError
     part_hints: dict[str, str] = field(default_factory=dict)  # per method, for a class (ex02's Value): name -> hint
-    reference: Any = None                       # the right answer (grader side only: tests, mistakes, notebooks)
     checks: list = field(default_factory=list)  # the checks ``grade`` runs (bpkit.exercises.checks.Check), in order
-    hands_over: tuple = ()                      # bpkit classes ``call`` gives the student (ex08's model): the grader
-                                                # keeps these, and only these, where a submission could reach them
+    hands_over: tuple = ()                      # bpkit classes ``call`` gives the student (ex08's model)
+    driver: tuple = ()                          # (driver name, kwargs): how ``call`` was built (drivers.build)
+    finite_differences: bool = False            # a backward pass: note answers that look like finite differences
+    expected: Any = field(default=None, repr=False)   # case -> the right outputs (grader side)
+    exact: Any = field(default=None, repr=False)      # case -> the reference's exact outputs (finite_differences)
+    exercise: Any = field(default=None, repr=False)   # the Exercise it belongs to (set by Exercise)
+
+    @property
+    def reference(self):
+        """The right answer: the solution in the source notebook (grader side only; loaded on first use)."""
+        if self.exercise is None:
+            raise LookupError(f"{self.name}: no exercise, so no source notebook to take the reference from")
+        return self.exercise.reference(self.name)
 
     def failure(self, case: Case | None, status: str, message: str, hint: str = "") -> list[CheckResult]:
         """The rows for a case on which the student's code could not be checked at all (it raised, timed out, ...).
@@ -90,7 +125,7 @@ class FunctionSpec:
         weight = 1.0 if case is None else float(case.get("weight", 1.0))
         label = "" if case is None else str(case.get("label", ""))
         return [CheckResult(function=self.name, name="runs", passed=False, points=0.0,
-                            max_points=self.points * weight, message=message, hint=hint, status=status,
+                            max_points=self.points * weight, message=message, hint=hint, status=str(status),
                             case=label)]
 
 
@@ -102,7 +137,53 @@ class Exercise:
     title: str
     notebook: str                               # e.g. "ex03_matrix_calculus.ipynb"
     functions: list[FunctionSpec]
+    source: Path | None = None                  # the instructor's source notebook (the references live there)
+    spec_path: Path | None = None               # the spec file this exercise was loaded from
+    _references: dict | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        for spec in self.functions:
+            spec.exercise = self
 
     @property
     def max_points(self) -> float:
         return float(sum(f.points for f in self.functions))
+
+    @property
+    def locator(self) -> str:
+        """What ``catalog.get_exercise`` resolves to this exercise in any process (the spec's absolute path)."""
+        return str(Path(self.spec_path).resolve()) if self.spec_path else self.id
+
+    @property
+    def spec_files(self) -> list:
+        """The files this exercise's grades depend on (the grading cache key): its spec and its source notebook."""
+        return [p for p in (self.spec_path, self.source) if p]
+
+    def reference(self, name: str):
+        """The solution of ``name`` from the source notebook (executed once, in this process)."""
+        if self._references is None:
+            if self.source is None:
+                raise LookupError(f"{self.id}: no source notebook, so no reference solutions")
+            from .source import load_references
+            self._references = load_references(Path(self.source), [f.name for f in self.functions])
+        return self._references[name]
+
+    def fresh_reference(self, name: str):
+        """A new copy of the solution ``name`` (the notebook's cells run again in a fresh namespace), e.g. to break
+        one method of a reference class for a catalogued mistake without touching the reference itself."""
+        from .source import load_references
+        return load_references(Path(self.source), [name])[name]
+
+    def fresh_namespace(self) -> dict:
+        """Everything the source notebook's definition cells define, run again (helpers included)."""
+        from .source import definitions
+        return definitions(Path(self.source))
+
+    def digest(self) -> str:
+        """A short hash of what decides this exercise's grades: its spec file and its source notebook."""
+        import hashlib
+        h = hashlib.sha256(self.id.encode())
+        for path in (self.spec_path, self.source):
+            if path and Path(path).exists():
+                h.update(b"\0" + Path(path).read_bytes())
+        return h.hexdigest()[:16]

@@ -62,6 +62,17 @@ def remove_stale_run_folders() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _copies_the_source(code: str, exercise) -> bool:
+    """The submission carries the solution markers and (most of) the source notebook's solution lines."""
+    source = getattr(exercise, "source", None)
+    if not source or "### BEGIN SOLUTION" not in code:
+        return False
+    from ..exercises.source import solution_lines
+    lines = [line for line in solution_lines(source) if len(line) > 20]
+    present = {line.strip() for line in code.split("\n")}
+    return bool(lines) and sum(line in present for line in lines) >= 0.8 * len(lines)
+
+
 class Grader:
     """Grades submissions for one exercise into one OUTDIR (the CLI's engine; also used by tests and bench)."""
 
@@ -99,7 +110,8 @@ class Grader:
         os.chmod(rundir, 0o711)         # a child running under its own uid must reach its scratch folder
         try:
             for _ in range(jobs):           # start them all, then wait: their imports overlap
-                started.append(Worker(self.exercise.id, wait=False, rundir=rundir))
+                started.append(Worker(getattr(self.exercise, "locator", self.exercise.id), wait=False,
+                                      rundir=rundir))
             for worker in started:
                 worker.wait_ready()
                 workers.put(worker)
@@ -155,6 +167,7 @@ class Grader:
             submission = read_notebook(entry.path, [spec.name for spec in self.exercise.functions])
         except InvalidNotebook as exc:
             return self._record(entry, scoring.unrun(self.exercise, Status.INVALID, str(exc)))
+        copies_source = _copies_the_source(submission.code, self.exercise)
         cases = self.cases_for(entry.student)
         arrays: dict = {}
         encoded = {name: [protocol.encode_values(c, f"{name}.{i}.", arrays) for i, c in enumerate(cs)]
@@ -166,6 +179,9 @@ class Grader:
         result["notes"] = submission.notes + ([entry.note] if entry.note else []) + result["notes"]
         record = self._record(entry, result, wall=run.wall, cpu=run.cpu,
                               isolation=worker.info.get("isolation", ""))
+        if copies_source:
+            record.flags.append("submitted the instructor's source notebook (solution markers and the same "
+                                "solution code)")
         if record.blocked_imports:
             record.flags.append("used " + ", ".join(record.blocked_imports) +
                                 " (bpkit's reference code; refused while grading)")

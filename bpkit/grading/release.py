@@ -1,4 +1,10 @@
-"""``bpkit release SOURCE_DIR --out OUT_DIR [--check]``: student notebooks from instructor sources.
+"""``bpkit release SOURCE_DIR --out OUT_DIR [--check]``: student notebooks and their public check data.
+
+For every source notebook ``NAME.ipynb`` with a spec ``NAME.spec.py`` beside it, the release writes the student
+notebook ``OUT_DIR/NAME.ipynb`` and its public check data ``OUT_DIR/NAME.checks.json`` (fixed public inputs, the
+expected outputs computed from the notebook's solutions, the catalogued mistakes' outputs: numbers, no code; see
+``bpkit.exercises.public``), so a student's ``check()`` needs neither the spec nor the solutions. Give a class
+OUT_DIR only.
 
 Each ``### BEGIN SOLUTION`` / ``### END SOLUTION`` region of a code cell becomes ``raise NotImplementedError("...")``
 at the marker's indentation, with the hint the catalog gives for the function (or method) the region sits in; in a
@@ -36,11 +42,13 @@ def enclosing_names(lines: list[str], indent: int) -> list[str]:
     return names[::-1]
 
 
-def catalog_hint(names: list[str]) -> str:
-    """The catalog's release hint for a region inside ``names`` (e.g. ["Value", "__mul__", "_backward"])."""
+def catalog_hint(names: list[str], exercise=None) -> str:
+    """The spec's release hint for a region inside ``names`` (e.g. ["Value", "__mul__", "_backward"]), from
+    ``exercise`` (or from every exercise the catalog finds)."""
     from ..exercises.catalog import all_exercises
 
-    specs = {spec.name: spec for exercise in all_exercises().values() for spec in exercise.functions}
+    exercises = [exercise] if exercise is not None else list(all_exercises().values())
+    specs = {spec.name: spec for ex in exercises for spec in ex.functions}
     for i, name in enumerate(names):
         if name in specs:
             spec = specs[name]
@@ -84,9 +92,12 @@ def strip_solutions(source: str, where: str, markdown: bool = False,
     return "\n".join(out)
 
 
-def release_notebook(path: Path) -> str:
-    """The student version of the notebook at ``path``, as the exact text to write."""
+def release_notebook(path: Path, exercise=None) -> str:
+    """The student version of the notebook at ``path``, as the exact text to write (hints from ``exercise``)."""
     import nbformat
+
+    def hint_for(names):
+        return catalog_hint(names, exercise)
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -102,7 +113,7 @@ def release_notebook(path: Path) -> str:
         if "id" in cell and not (index <= len(raw_cells) and "id" in raw_cells[index - 1]):
             cell.id = f"cell-{index}"
         if cell.cell_type == "code":
-            cell.source = strip_solutions(cell.source, where)
+            cell.source = strip_solutions(cell.source, where, hint_for=hint_for)
             cell.outputs = []
             cell.execution_count = None
         elif cell.cell_type == "markdown":
@@ -116,14 +127,46 @@ def release_notebook(path: Path) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def exercise_for(notebook: Path):
+    """The exercise whose spec sits beside ``notebook``, or None (a notebook without checks)."""
+    from ..exercises.source import SpecError, load_spec, spec_path_for
+
+    spec = spec_path_for(notebook)
+    if not spec.exists():
+        return None
+    try:
+        return load_spec(spec)
+    except SpecError as exc:
+        raise ReleaseError(str(exc)) from None
+
+
+def public_data(exercise) -> str:
+    """The public check data of ``exercise`` as the exact text to write."""
+    from ..exercises.public import compile_exercise, dumps
+
+    try:
+        return dumps(compile_exercise(exercise))
+    except Exception as exc:  # noqa: BLE001 - a spec or solution that fails: name the exercise
+        raise ReleaseError(f"{exercise.spec_path}: computing the public check data failed "
+                           f"({type(exc).__name__}: {exc})") from None
+
+
 def plan(source_dir: Path, out_dir: Path) -> dict[Path, str]:
-    """Target path -> released text, for every notebook in ``source_dir`` (sorted, so the run order is fixed)."""
+    """Target path -> text, for every notebook in ``source_dir`` and its check data (sorted: a fixed order)."""
+    from ..exercises.public import data_path
+
     if not source_dir.is_dir():
         raise ReleaseError(f"{source_dir}: expected a folder of source notebooks")
     sources = sorted(source_dir.glob("*.ipynb"))
     if not sources:
         raise ReleaseError(f"{source_dir}: no .ipynb notebooks in it")
-    return {out_dir / src.name: release_notebook(src) for src in sources}
+    out = {}
+    for src in sources:
+        exercise = exercise_for(src)
+        out[out_dir / src.name] = release_notebook(src, exercise)
+        if exercise is not None:
+            out[data_path(out_dir / src.name)] = public_data(exercise)
+    return out
 
 
 def differing(released: dict[Path, str]) -> list[str]:
@@ -157,7 +200,7 @@ def run(args) -> int:
         if bad:
             print(f"run: bpkit release {args.source} --out {args.out}", file=sys.stderr)
             return 1
-        print(f"{len(released)} student notebooks match a fresh release of {args.source}")
+        print(f"{len(released)} student files match a fresh release of {args.source}")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     for target, text in released.items():

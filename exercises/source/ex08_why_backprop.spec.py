@@ -1,4 +1,6 @@
-"""ex08, why backprop: numerical differentiation by central differences, and per-layer gradient norms.
+"""Spec of ex08 (format: docs/authoring.md; the reference solutions are the notebook's solution cells).
+
+ex08, why backprop: numerical differentiation by central differences, and per-layer gradient norms.
 
 ``numerical_gradient(f, x, h=1e-5)``: the central-difference gradient of a scalar f (2 evaluations per entry of x,
 which is why it does not scale); checked against ``bpkit.gradcheck.numerical_gradient`` on a smooth, non-separable f.
@@ -6,17 +8,12 @@ which is why it does not scale); checked against ``bpkit.gradcheck.numerical_gra
 mean softmax cross-entropy, first layer first (the measurement behind vanishing gradients); checked against norms
 of central-difference gradients of the reference loss.
 """
-from __future__ import annotations
+from bpkit.exercises.authoring import *  # noqa: F403
 
-import numpy as np
-
-from ..gradcheck import numerical_gradient as reference_numerical_gradient
-from ..nn.layers import Linear, Sigmoid, Tanh
-from ..nn.losses import softmax_cross_entropy
-from ..nn.model import Sequential
-from .calling import copies, unpack
-from .checks import INPUT, finish_cases, function_spec, gradient, returns_check, unchanged_check, value_check
-from .spec import Exercise, Mistake
+from bpkit.gradcheck import numerical_gradient as reference_numerical_gradient
+from bpkit.nn.layers import Linear, Sigmoid, Tanh
+from bpkit.nn.losses import softmax_cross_entropy
+from bpkit.nn.model import Sequential
 
 # ---- numerical_gradient ----------------------------------------------------------------------------------------
 
@@ -29,36 +26,9 @@ def _grad_cases(rng):
     return finish_cases(cases)
 
 
-def _objective(case):
-    """f(x) = sum(c sin x) + (sum(a x))^2 / 2: smooth, and every entry of the gradient depends on all of x."""
-    a, c = np.array(case["a"], dtype=np.float64), np.array(case["c"], dtype=np.float64)
-    return lambda x: float(np.sum(c * np.sin(x)) + 0.5 * np.sum(a * x) ** 2)
-
-
-def _call_grad(fn, case):
-    (x,) = copies(case, ("x",))
-    f = _objective(case)
-    result = fn(f, x) if not case["h"] else fn(f, x, case["h"])
-    return {**unpack(result, ("grad",), "numerical_gradient"), INPUT + "x": x}
-
-
 def _grad_expected(case):
     x = np.array(case["x"], dtype=np.float64, copy=True)
-    return {"grad": reference_numerical_gradient(_objective(case), x, h=case["h"] or 1e-5)}
-
-
-def numerical_gradient(f, x, h=1e-5):
-    """f: a scalar function of the float64 array x (any shape) -> the gradient (x's shape), 2 f-calls per entry."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        plus = f(x)
-        x[i] = old - h
-        minus = f(x)
-        x[i] = old
-        grad[i] = (plus - minus) / (2 * h)
-    return grad
+    return {"grad": reference_numerical_gradient(drivers.objective(case), x, h=case["h"] or 1e-5)}
 
 
 def _differences(kind):
@@ -85,8 +55,7 @@ def _differences(kind):
 
 
 NUMERICAL_GRADIENT = function_spec(
-    "numerical_gradient", "numerical_gradient(f, x, h=1e-5) -> grad", reference=numerical_gradient,
-    make_cases=_grad_cases, call=_call_grad, expected=_grad_expected,
+    "numerical_gradient", "numerical_gradient(f, x, h=1e-5) -> grad", make_cases=_grad_cases, call=drivers.gradient_of_objective("numerical_gradient"), expected=_grad_expected,
     checks=[returns_check(("grad",), 0.5), unchanged_check(("x",), 0.5),
             value_check("grad", 2.0, "central differences", hint="for each entry i: (f(x + h e_i) - f(x - h e_i)) "
                         "/ (2h), changing only x[i] and putting it back")],
@@ -122,40 +91,25 @@ def _norm_cases(rng):
             case[f"W{i}"] = rng.standard_normal((d, m)) * 1.5 / np.sqrt(d)
             case[f"b{i}"] = 0.1 * rng.standard_normal(m)
         cases.append(case)
+    # stability: classes spanning ~1000 (a softmax without its max shift, or with a min, overflows)
+    case = {"X": rng.standard_normal((3, 3)), "y": np.array([1, 1, 0]), "activation": "tanh", "layers": 2,
+            "W0": rng.standard_normal((3, 4)) * 1.5 / np.sqrt(3), "b0": 0.1 * rng.standard_normal(4),
+            "W1": rng.standard_normal((4, 3)) * 1.5 / 2, "b1": np.array([-200.0, 300.0, 800.0]),
+            "label": "N=3, widths 3-4-3, tanh, scores spanning 1000 (stability)"}
+    cases.append(case)
     return finish_cases(cases)
 
 
-def _model(case, weights=None):
-    """The case's network as a bpkit Sequential (Linear, activation, ..., Linear), weights copied in."""
-    weights = weights or {k: case[k] for k in case if k[0] in "Wb" and k[1:].isdigit()}
-    layers = []
-    for i in range(int(case["layers"])):
-        W = np.array(weights[f"W{i}"], dtype=np.float64, copy=True)
-        linear = Linear(*W.shape)
-        linear.params.update(W=W, b=np.array(weights[f"b{i}"], dtype=np.float64, copy=True))
-        layers += [linear, ACTIVATIONS[str(case["activation"])]()] if i < int(case["layers"]) - 1 else [linear]
-    return Sequential(*layers)
-
-
-def _call_norms(fn, case):
-    X, y = copies(case, ("X", "y"))
-    return {**unpack(fn(_model(case), X, y), ("norms",), "layer_gradient_norms"), INPUT + "X": X, INPUT + "y": y}
-
-
 def _norms_expected(case):
+    if np.abs(case["b1"]).max() > 100:   # huge scores: the solution's exact norms, not central differences
+        return {"norms": np.asarray(EXERCISE.reference("layer_gradient_norms")(
+            drivers.build_model(case), case["X"].copy(), case["y"].copy()))}
     weights = {k: case[k] for k in case if k[0] in "Wb" and k[1:].isdigit()}
 
     def loss(**w):
-        return softmax_cross_entropy(_model(case, w).forward(case["X"]), case["y"])[0]
+        return softmax_cross_entropy(drivers.build_model(case, w).forward(case["X"]), case["y"])[0]
 
     return {"norms": np.array([np.linalg.norm(gradient(loss, weights, f"W{i}")) for i in range(int(case["layers"]))])}
-
-
-def layer_gradient_norms(model, X, y):
-    """model: a Sequential; X (N, D); y (N,) labels -> (L,) the norm of dW of each Linear layer, first layer first."""
-    _, dscores = softmax_cross_entropy(model.forward(X), y)
-    model.backward(dscores)
-    return np.array([np.linalg.norm(layer.grads["W"]) for layer in model.layers if isinstance(layer, Linear)])
 
 
 def _norm_variant(kind):
@@ -173,8 +127,7 @@ def _norm_variant(kind):
 
 
 LAYER_GRADIENT_NORMS = function_spec(
-    "layer_gradient_norms", "layer_gradient_norms(model, X, y) -> norms", reference=layer_gradient_norms,
-    make_cases=_norm_cases, call=_call_norms, expected=_norms_expected,
+    "layer_gradient_norms", "layer_gradient_norms(model, X, y) -> norms", make_cases=_norm_cases, call=drivers.model_function("layer_gradient_norms", args=("X", "y"), returns=("norms",)), expected=_norms_expected,
     checks=[returns_check(("norms",), 0.5, hint="return a 1-D array with one norm per Linear layer"),
             unchanged_check(("X", "y"), 0.5),
             value_check("norms", 2.0, "norms of central-difference gradients",
@@ -193,5 +146,4 @@ LAYER_GRADIENT_NORMS = function_spec(
     hands_over=(Sequential, Linear, *ACTIVATIONS.values()))
 
 
-EXERCISE = Exercise("ex08", "Why backprop: numerical gradients and gradient norms per layer",
-                    "ex08_why_backprop.ipynb", [NUMERICAL_GRADIENT, LAYER_GRADIENT_NORMS])
+EXERCISE = exercise("ex08", "Why backprop: numerical gradients and gradient norms per layer", [NUMERICAL_GRADIENT, LAYER_GRADIENT_NORMS])

@@ -1,17 +1,14 @@
-"""ex01, the chain rule: dL/dw and dL/db of L = (sigmoid(w x + b) - y)^2, written once for SymPy and floats.
+"""Spec of ex01 (format: docs/authoring.md; the reference solutions are the notebook's solution cells).
+
+ex01, the chain rule: dL/dw and dL/db of L = (sigmoid(w x + b) - y)^2, written once for SymPy and floats.
 
 Each function is called twice: with four floats (it must return a number) and with four SymPy symbols (it must
 return an expression in them). The symbolic answer is evaluated at the case's numbers with ``subs``/``evalf`` in
 the student's process, so only floats reach the grader, which compares both with central differences of L.
 """
-from __future__ import annotations
+from bpkit.exercises.authoring import *  # noqa: F403
 
-import numpy as np
-
-from ..nn.layers import sigmoid
-from .calling import attempt, plain
-from .checks import finish_cases, function_spec, gradient, returns_check, value_check
-from .spec import Exercise, Mistake
+from bpkit.nn.layers import sigmoid
 
 NAMES = ("w", "x", "b", "y")
 
@@ -23,41 +20,13 @@ def _cases(rng):
         x = rng.uniform(0.4, 2.0) * rng.choice([-1.0, 1.0])   # |x| not 1, so dL/dw and dL/db differ
         y = rng.uniform(0.0, 1.0)
         cases.append({"w": float(w), "x": float(x), "b": float(b), "y": float(y),
-                      "label": f"w={w:.2f}, x={x:.2f}, b={b:.2f}, y={y:.2f}"})
+                      "label": f"case {len(cases) + 1}"})
     return finish_cases(cases)
 
 
 def loss(w, x, b, y):
     """L = (sigmoid(w x + b) - y)^2 on floats or arrays."""
     return (sigmoid(np.asarray(w * x + b, dtype=np.float64)) - y) ** 2
-
-
-def _number(value, what: str):
-    """A float from whatever the student returned for float inputs (a SymPy number is fine too)."""
-    try:
-        return plain(float(value))
-    except (TypeError, ValueError):
-        return f"!{type(value).__name__} for {what}, not a number"
-
-
-def _symbolic(fn, case):
-    import sympy
-
-    symbols = sympy.symbols("w x b y", real=True)
-    expr = fn(*symbols)
-    if not isinstance(expr, sympy.Basic):
-        return f"!{type(expr).__name__}, not a SymPy expression"
-    extra = expr.free_symbols - set(symbols)
-    if extra:
-        return f"!an expression in {', '.join(sorted(map(str, extra)))}: use only the arguments w, x, b, y"
-    return _number(expr.subs(dict(zip(symbols, (case[n] for n in NAMES)))).evalf(), "the symbolic result")
-
-
-def _call(fn, case):
-    outputs = {}
-    attempt(outputs, "numeric", lambda: {"numeric.value": _number(fn(*(case[n] for n in NAMES)), "floats")})
-    attempt(outputs, "symbolic", lambda: {"symbolic.value": _symbolic(fn, case)})
-    return outputs
 
 
 def _expected(wrt):
@@ -84,14 +53,14 @@ def _sig(z):
     return 1 / (1 + sympy.exp(-z))
 
 
-def dL_dw(w, x, b, y):
-    """dL/dw = 2 (s - y) s (1 - s) x with s = sigmoid(w x + b); works on floats and on SymPy symbols."""
+def _times_x(w, x, b, y):
+    """A wrong dL/db (it multiplies by x): what dL_db looks like with dL_dw's last factor."""
     s = _sig(w * x + b)
     return 2 * (s - y) * s * (1 - s) * x
 
 
-def dL_db(w, x, b, y):
-    """dL/db = 2 (s - y) s (1 - s) with s = sigmoid(w x + b); works on floats and on SymPy symbols."""
+def _without_x(w, x, b, y):
+    """A wrong dL/dw (no factor x): what dL_dw looks like without its last factor."""
     s = _sig(w * x + b)
     return 2 * (s - y) * s * (1 - s)
 
@@ -112,18 +81,18 @@ def _common_mistakes(local):
 
 
 DL_DW = function_spec(
-    "dL_dw", "dL_dw(w, x, b, y) -> dL/dw", reference=dL_dw, make_cases=_cases, call=_call,
+    "dL_dw", "dL_dw(w, x, b, y) -> dL/dw", make_cases=_cases, call=drivers.numeric_and_symbolic("dL_dw", NAMES),
     expected=_expected("w"), checks=_checks("dL_dw"),
     mistakes=[Mistake("no_inner_derivative", "you forgot the last link of the chain, dz/dw = x: multiply by x",
-                      dL_db)] + _common_mistakes(lambda x: x),
+                      _without_x)] + _common_mistakes(lambda x: x),
     release_hint="three factors of the chain rule, dL/ds * ds/dz * dz/dw; use sympy.exp so symbols work too")
 
 DL_DB = function_spec(
-    "dL_db", "dL_db(w, x, b, y) -> dL/db", reference=dL_db, make_cases=_cases, call=_call,
+    "dL_db", "dL_db(w, x, b, y) -> dL/db", make_cases=_cases, call=drivers.numeric_and_symbolic("dL_db", NAMES),
     expected=_expected("b"), checks=_checks("dL_db"),
-    mistakes=[Mistake("times_x", "dz/db is 1, not x: the factor x belongs to dL/dw only", dL_dw)]
+    mistakes=[Mistake("times_x", "dz/db is 1, not x: the factor x belongs to dL/dw only", _times_x)]
     + _common_mistakes(lambda x: 1),
     release_hint="the same chain as dL_dw, except for its last factor, dz/db")
 
 
-EXERCISE = Exercise("ex01", "The chain rule, by hand and in SymPy", "ex01_chain_rule.ipynb", [DL_DW, DL_DB])
+EXERCISE = exercise("ex01", "The chain rule, by hand and in SymPy", [DL_DW, DL_DB])

@@ -1,18 +1,15 @@
-"""ex05, a NumPy network: the loss and every parameter gradient of a two-layer ReLU net with softmax cross-entropy.
+"""Spec of ex05 (format: docs/authoring.md; the reference solutions are the notebook's solution cells).
+
+ex05, a NumPy network: the loss and every parameter gradient of a two-layer ReLU net with softmax cross-entropy.
 
 Shapes: X (N, D), y (N,) integer labels, W1 (D, H), b1 (H,), W2 (H, C), b2 (C,). The reference loss is built from
 ``bpkit.nn`` (Linear, ReLU, softmax_cross_entropy); each gradient is checked against central differences of it.
 Inputs are drawn so that no hidden pre-activation is within 0.05 of ReLU's kink.
 """
-from __future__ import annotations
+from bpkit.exercises.authoring import *  # noqa: F403
 
-import numpy as np
-
-from ..nn.layers import Linear, ReLU
-from ..nn.losses import softmax_cross_entropy
-from .calling import copies, plain
-from .checks import INPUT, finish_cases, function_spec, gradient, returns_check, unchanged_check, value_check
-from .spec import Exercise, Mistake
+from bpkit.nn.layers import Linear, ReLU
+from bpkit.nn.losses import softmax_cross_entropy
 
 NAMES = ("W1", "b1", "W2", "b2")
 SHAPES = [(1, 3, 4, 3), (5, 4, 6, 3), (4, 2, 5, 5), (6, 3, 3, 2)]   # (N, D, H, C)
@@ -29,8 +26,37 @@ def _draw(rng, n, d, h, c):
             return case
 
 
+def _kink_case(rng):
+    """A sample of zeros and exact zeros in b1: some hidden pre-activations are exactly 0 (ReLU'(0) = 0)."""
+    case = _draw(rng, 3, 2, 4, 3)
+    case["X"][0] = 0.0
+    case["b1"][[0, 2]] = 0.0
+    case["label"] = "N=3, D=2, H=4, C=3, some hidden pre-activations exactly 0"
+    return case
+
+
+def _stress_case(rng):
+    """Scores far apart: one sample's scores near 0, one's hundreds away, and classes spanning ~1000."""
+    case = _draw(rng, 3, 2, 4, 3)
+    case["X"][1] *= 200.0
+    case["b2"] = np.array([-180.0, 320.0, 800.0]) + 0.1 * rng.standard_normal(3)
+    h = np.maximum(case["X"] @ case["W1"] + case["b1"], 0)
+    scores = h @ case["W2"] + case["b2"]
+    case["y"] = np.argsort(scores, axis=1)[:, -2]          # the second-best class: a finite loss
+    case["label"] = "N=3, D=2, H=4, C=3, scores far apart (stability)"
+    return case
+
+
 def _cases(rng):
-    return finish_cases([_draw(rng, *shape) for shape in SHAPES])
+    return finish_cases([_draw(rng, *shape) for shape in SHAPES] + [_kink_case(rng), _stress_case(rng)])
+
+
+def _exact(case):
+    """The solution's own outputs: for the cases at the kink or with huge scores, where central differences do
+    not give the convention (ReLU'(0) = 0) or lose digits."""
+    params = {k: np.array(case[k], dtype=np.float64) for k in NAMES}
+    loss, grads = EXERCISE.reference("two_layer_net")(params, case["X"].copy(), case["y"].copy())
+    return {"loss": np.float64(loss), **{f"d{k}": np.asarray(grads[k]) for k in NAMES}}
 
 
 def _reference_loss(X, y, W1, b1, W2, b2):
@@ -41,24 +67,12 @@ def _reference_loss(X, y, W1, b1, W2, b2):
 
 
 def _expected(case):
+    z = case["X"] @ case["W1"] + case["b1"]
+    if np.any(z == 0) or np.abs(case["b2"]).max() > 100:
+        return _exact(case)
     arrays = {k: case[k] for k in ("X", "y", *NAMES)}
     grads = {f"d{k}": gradient(_reference_loss, arrays, k) for k in NAMES}
     return {"loss": np.float64(_reference_loss(**arrays)), **grads}
-
-
-def _call(fn, case):
-    X, y, *values = copies(case, ("X", "y", *NAMES))
-    params = dict(zip(NAMES, values))
-    result = fn(params, X, y)
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        return {"__invalid__": "two_layer_net should return 2 values (loss, grads)"}
-    loss, grads = result
-    outputs = {"loss": plain(loss), INPUT + "X": X, INPUT + "y": y}
-    for name in NAMES:
-        got = grads.get(name, "!nothing") if isinstance(grads, dict) else "!nothing"
-        outputs[f"d{name}"] = got if isinstance(got, str) else plain(got)
-        outputs[INPUT + name] = params[name]
-    return outputs
 
 
 def _net(params, X, y, mistake=""):
@@ -81,11 +95,6 @@ def _net(params, X, y, mistake=""):
     return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
 
-def two_layer_net(params, X, y):
-    """params W1 (D, H), b1 (H,), W2 (H, C), b2 (C,); X (N, D); y (N,) -> (loss, grads with params' keys)."""
-    return _net(params, X, y)
-
-
 def _mistake(kind):
     return lambda params, X, y: _net(params, X, y, kind)
 
@@ -100,8 +109,8 @@ CHECKS += [value_check(f"d{k}", 1.0, "central differences", hint=f"grads['{k}'] 
                        "through the layers in reverse order, one chain-rule step each") for k in NAMES]
 
 TWO_LAYER_NET = function_spec(
-    "two_layer_net", "two_layer_net(params, X, y) -> (loss, grads)", reference=two_layer_net,
-    make_cases=_cases, call=_call, expected=_expected, checks=CHECKS,
+    "two_layer_net", "two_layer_net(params, X, y) -> (loss, grads)", make_cases=_cases, call=drivers.params_function("two_layer_net", params=NAMES, args=("X", "y")),
+    finite_differences=True, expected=_expected, checks=CHECKS,
     mistakes=[
         Mistake("relu_forgotten", "the gradient went through ReLU unchanged: multiply dh by ReLU's local "
                 "derivative (z > 0), with z = X @ W1 + b1", _mistake("relu_forgotten")),
@@ -117,5 +126,4 @@ TWO_LAYER_NET = function_spec(
                  "in reverse order, one chain-rule step each")
 
 
-EXERCISE = Exercise("ex05", "A NumPy network: a two-layer net's loss and gradients", "ex05_numpy_network.ipynb",
-                    [TWO_LAYER_NET])
+EXERCISE = exercise("ex05", "A NumPy network: a two-layer net's loss and gradients", [TWO_LAYER_NET])

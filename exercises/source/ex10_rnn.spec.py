@@ -1,18 +1,15 @@
-"""ex10, recurrent networks: one step of a tanh RNN, forward and backward.
+"""Spec of ex10 (format: docs/authoring.md; the reference solutions are the notebook's solution cells).
+
+ex10, recurrent networks: one step of a tanh RNN, forward and backward.
 
 Shapes: x (N, D) the step's input, h_prev (N, H), Wx (D, H), Wh (H, H), b (H,); h = tanh(x Wx + h_prev Wh + b),
 dh (N, H) the gradient reaching h. Backward is checked against central differences of the reference step
 (``bpkit.nn.recurrent.rnn_step``); the case holds b so the grader can take them, and h is computed from it.
 """
-from __future__ import annotations
+from bpkit.exercises.authoring import *  # noqa: F403
 
-import numpy as np
-
-from ..nn.layers import sigmoid
-from ..nn.recurrent import rnn_step
-from .calling import copies, unpack
-from .checks import INPUT, finish_cases, function_spec, gradient, returns_check, unchanged_check, value_check
-from .spec import Exercise, Mistake
+from bpkit.nn.layers import sigmoid
+from bpkit.nn.recurrent import rnn_step
 
 # (N, D, H): batch size 1, D == H (so swapping Wx and Wh still has the right shapes), D != H
 SETUPS = [(1, 3, 2), (4, 3, 3), (3, 2, 5), (5, 4, 4)]
@@ -32,20 +29,8 @@ def _cases(rng):
 
 # ---- rnn_step_forward ------------------------------------------------------------------------------------------
 
-def rnn_step_forward(x, h_prev, Wx, Wh, b):
-    """x (N, D), h_prev (N, H), Wx (D, H), Wh (H, H), b (H,) -> h (N, H) = tanh(x Wx + h_prev Wh + b)."""
-    return rnn_step(x, h_prev, Wx, Wh, b)
-
-
-def _call_forward(fn, case):
-    x, h_prev, Wx, Wh, b = copies(case, ("x", "h_prev", "Wx", "Wh", "b"))
-    out = unpack(fn(x, h_prev, Wx, Wh, b), ("h",), "rnn_step_forward")
-    return {**out, INPUT + "x": x, INPUT + "h_prev": h_prev, INPUT + "Wx": Wx, INPUT + "Wh": Wh, INPUT + "b": b}
-
-
 RNN_STEP_FORWARD = function_spec(
-    "rnn_step_forward", "rnn_step_forward(x, h_prev, Wx, Wh, b) -> h", reference=rnn_step_forward,
-    make_cases=_cases, call=_call_forward,
+    "rnn_step_forward", "rnn_step_forward(x, h_prev, Wx, Wh, b) -> h", make_cases=_cases, call=drivers.function("rnn_step_forward", args=("x", "h_prev", "Wx", "Wh", "b"), returns=("h",)),
     expected=lambda c: {"h": rnn_step(c["x"], c["h_prev"], c["Wx"], c["Wh"], c["b"])},
     checks=[returns_check(("h",), 0.5), unchanged_check(("x", "h_prev", "Wx", "Wh", "b"), 0.5),
             value_check("h", 1.0, "the reference step", hint="h = tanh(x @ Wx + h_prev @ Wh + b), shape (N, H)")],
@@ -66,26 +51,17 @@ RNN_STEP_FORWARD = function_spec(
 
 # ---- rnn_step_backward -----------------------------------------------------------------------------------------
 
-def rnn_step_backward(dh, x, h_prev, h, Wx, Wh):
-    """dh (N, H) the gradient reaching h, and the step's x, h_prev, h, Wx, Wh ->
-    (dx (N, D), dh_prev (N, H), dWx (D, H), dWh (H, H), db (H,)), through da = dh * (1 - h^2)."""
-    da = dh * (1 - h * h)
-    return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
-
-
 NAMES = ("dx", "dh_prev", "dWx", "dWh", "db")
-
-
-def _call_backward(fn, case):
-    dh, x, h_prev, h, Wx, Wh = copies(case, ("dh", "x", "h_prev", "h", "Wx", "Wh"))
-    out = unpack(fn(dh, x, h_prev, h, Wx, Wh), NAMES, "rnn_step_backward")
-    return {**out, INPUT + "dh": dh, INPUT + "x": x, INPUT + "h_prev": h_prev, INPUT + "h": h,
-            INPUT + "Wx": Wx, INPUT + "Wh": Wh}
 
 
 def _gradients(case):
     arrays = {k: case[k] for k in ("x", "h_prev", "Wx", "Wh", "b")}
     return {f"d{k}": gradient(rnn_step, arrays, k, case["dh"]) for k in ("x", "h_prev", "Wx", "Wh", "b")}
+
+
+def rnn_step_backward(*args):
+    """The source notebook's solution (the reference), for the catalogued mistakes built on it."""
+    return EXERCISE.reference("rnn_step_backward")(*args)
 
 
 def _with_da(da_of):
@@ -107,7 +83,8 @@ def _replace(index, value_of):
 
 RNN_STEP_BACKWARD = function_spec(
     "rnn_step_backward", "rnn_step_backward(dh, x, h_prev, h, Wx, Wh) -> (dx, dh_prev, dWx, dWh, db)",
-    reference=rnn_step_backward, make_cases=_cases, call=_call_backward, expected=_gradients,
+    make_cases=_cases, call=drivers.function("rnn_step_backward", args=("dh", "x", "h_prev", "h", "Wx", "Wh"), returns=NAMES),
+    finite_differences=True, expected=_gradients,
     checks=[returns_check(NAMES, 0.5), unchanged_check(("dh", "x", "h_prev", "h", "Wx", "Wh"), 0.5),
             value_check("dx", 0.5, "central differences", hint="dx = da @ Wx.T, with da = dh * (1 - h**2)"),
             value_check("dh_prev", 1.0, "central differences",
@@ -135,5 +112,4 @@ RNN_STEP_BACKWARD = function_spec(
                  "x @ Wx and h_prev @ Wh like two linear layers that share the same upstream gradient")
 
 
-EXERCISE = Exercise("ex10", "Recurrent networks: one RNN step, forward and backward", "ex10_rnn.ipynb",
-                    [RNN_STEP_FORWARD, RNN_STEP_BACKWARD])
+EXERCISE = exercise("ex10", "Recurrent networks: one RNN step, forward and backward", [RNN_STEP_FORWARD, RNN_STEP_BACKWARD])

@@ -1,18 +1,15 @@
-"""ex07, optimizers: one step of Adam, with PyTorch's rule and defaults.
+"""Spec of ex07 (format: docs/authoring.md; the reference solutions are the notebook's solution cells).
+
+ex07, optimizers: one step of Adam, with PyTorch's rule and defaults.
 
 ``adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8) -> (w, m, v)``:
 m = b1 m + (1 - b1) dw; v = b2 v + (1 - b2) dw^2; m_hat = m / (1 - b1^t); v_hat = v / (1 - b2^t);
 w = w - lr m_hat / (sqrt(v_hat) + eps); t counts from 1. Checked over three steps in a row (from t = 1 and from a
-mid-training state, once with the defaults, once with gradients so small that eps matters) against
-``bpkit.nn.optim.Adam``.
+mid-training state, once with the defaults, once with gradients so small that eps matters) against the
+source notebook's solution (itself tested against ``bpkit.nn.optim.Adam``, PyTorch's rule, in tests/).
 """
-from __future__ import annotations
+from bpkit.exercises.authoring import *  # noqa: F403
 
-import numpy as np
-
-from .checks import finish_cases, function_spec, returns_check, unchanged_check, value_check
-from .spec import Exercise, Mistake
-from .steps import adam_reference, reference_trajectory, run_steps
 
 STEPS = 3
 # (shape, first t, gradient scale, use the default hyper-parameters)
@@ -36,28 +33,6 @@ def _cases(rng):
     return finish_cases(cases)
 
 
-def _hyper(case):
-    """Step k's trailing arguments: t, then lr, beta1, beta2 unless the case tests the defaults."""
-    extra = () if case["defaults"] else (case["lr"], case["beta1"], case["beta2"])
-    return lambda k: (int(case["t"]) + k, *extra)
-
-
-def _call(fn, case):
-    return run_steps(fn, case, ("m", "v"), "adam_step", _hyper(case))
-
-
-def _expected(case):
-    return reference_trajectory(adam_reference, case, ("m", "v"), _hyper(case))
-
-
-def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    """w, dw, m, v: arrays of one shape; t >= 1 the step number -> (new w, new m, new v)."""
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * dw * dw
-    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
-
-
 def _variant(kind):
     def step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
         m = beta1 * m + (1 - beta1) * dw
@@ -71,8 +46,10 @@ def _variant(kind):
 
 ADAM_STEP = function_spec(
     "adam_step", "adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8) -> (w, m, v)",
-    reference=adam_step, make_cases=_cases, call=_call, expected=_expected,
-    checks=[returns_check(("w", "m", "v"), 0.5), unchanged_check(("dw",), 0.5),
+    make_cases=_cases, call=drivers.steps("adam_step", state=("m", "v"), hyper=("lr", "beta1", "beta2"), counter="t",
+                      defaults_flag="defaults"),
+    checks=[returns_check(("w", "m", "v"), 0.5), unchanged_check(("w", "dw", "m", "v"), 0.5,
+                                                           name="returns new arrays, leaves w, dw, m, v unchanged"),
             value_check("m_all", 0.5, "PyTorch's Adam", name="m matches PyTorch's Adam, step after step",
                         hint="m = beta1 * m + (1 - beta1) * dw"),
             value_check("v_all", 0.5, "PyTorch's Adam", name="v matches PyTorch's Adam, step after step",
@@ -81,7 +58,8 @@ ADAM_STEP = function_spec(
                         hint="w = w - lr * m_hat / (sqrt(v_hat) + eps) with the bias-corrected moments")],
     mistakes=[
         Mistake("no_bias_correction", "Adam without bias correction: divide m by (1 - beta1**t) and v by "
-                "(1 - beta2**t) before the step; early steps are far too small without it",
+                "(1 - beta2**t) before the step; without it the first steps are too large (with the defaults the first is "
+                "about 3.2 lr instead of lr: m / sqrt(v) = 0.1 / sqrt(0.001) at t = 1)",
                 _variant("no_bias_correction")),
         Mistake("t_off_by_one", "your bias correction uses t + 1: t is already the number of this step (1 for "
                 "the first), so use beta1**t and beta2**t", _variant("t_off_by_one")),
@@ -93,4 +71,4 @@ ADAM_STEP = function_spec(
     release_hint="update both moments, correct them for bias with the step number t, then step w (PyTorch's rule)")
 
 
-EXERCISE = Exercise("ex07", "Optimizers: Adam", "ex07_optimizers.ipynb", [ADAM_STEP])
+EXERCISE = exercise("ex07", "Optimizers: Adam", [ADAM_STEP])

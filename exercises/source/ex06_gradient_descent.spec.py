@@ -1,16 +1,14 @@
-"""ex06, gradient descent: one step of SGD with momentum, with PyTorch's rule.
+"""Spec of ex06 (format: docs/authoring.md; the reference solutions are the notebook's solution cells).
+
+ex06, gradient descent: one step of SGD with momentum, with PyTorch's rule.
 
 ``sgd_momentum_step(w, dw, v, lr, momentum) -> (w, v)``: v = momentum v + dw; w = w - lr v (torch.optim.SGD with
 dampening 0; starting from v = 0, the first step is plain SGD). Checked over three steps in a row from a fresh and
-from a mid-training velocity, against ``bpkit.nn.optim.SGD``.
+from a mid-training velocity, against the source notebook's
+solution (which, unlike a momentum buffer that only exists for momentum > 0, is right at momentum = 0 too).
 """
-from __future__ import annotations
+from bpkit.exercises.authoring import *  # noqa: F403
 
-import numpy as np
-
-from .checks import finish_cases, function_spec, returns_check, unchanged_check, value_check
-from .spec import Exercise, Mistake
-from .steps import reference_trajectory, run_steps, sgd_momentum_reference
 
 SHAPES = [(1,), (3,), (2, 3), (4, 2)]
 STEPS = 3
@@ -26,28 +24,10 @@ def _cases(rng):
     return finish_cases(cases)
 
 
-def _hyper(case):
-    return lambda k: (case["lr"], case["momentum"])
-
-
-def _call(fn, case):
-    return run_steps(fn, case, ("v",), "sgd_momentum_step", _hyper(case))
-
-
-def _expected(case):
-    return reference_trajectory(sgd_momentum_reference, case, ("v",), _hyper(case))
-
-
-def sgd_momentum_step(w, dw, v, lr, momentum):
-    """w, dw, v: arrays of one shape -> (new w, new v) with v = momentum v + dw, w = w - lr v."""
-    v = momentum * v + dw
-    return w - lr * v, v
-
-
 SGD_MOMENTUM_STEP = function_spec(
-    "sgd_momentum_step", "sgd_momentum_step(w, dw, v, lr, momentum) -> (w, v)", reference=sgd_momentum_step,
-    make_cases=_cases, call=_call, expected=_expected,
-    checks=[returns_check(("w", "v"), 0.5), unchanged_check(("dw",), 0.5),
+    "sgd_momentum_step", "sgd_momentum_step(w, dw, v, lr, momentum) -> (w, v)", make_cases=_cases, call=drivers.steps("sgd_momentum_step", state=("v",), hyper=("lr", "momentum")),
+    checks=[returns_check(("w", "v"), 0.5), unchanged_check(("w", "dw", "v"), 0.5,
+                                                           name="returns new arrays, leaves w, dw, v unchanged"),
             value_check("v_all", 1.0, "PyTorch's SGD", name="v matches PyTorch's SGD, step after step",
                         hint="v = momentum * v + dw"),
             value_check("w_change", 1.0, "PyTorch's SGD", name="w's update matches PyTorch's SGD, step after step",
@@ -69,6 +49,5 @@ SGD_MOMENTUM_STEP = function_spec(
     release_hint="update the velocity with the gradient first, then step w with the new velocity (PyTorch's rule)")
 
 
-EXERCISE = Exercise("ex06", "Gradient descent: SGD with momentum", "ex06_gradient_descent.ipynb",
-                    [SGD_MOMENTUM_STEP])
+EXERCISE = exercise("ex06", "Gradient descent: SGD with momentum", [SGD_MOMENTUM_STEP])
 

@@ -1,20 +1,18 @@
-"""ex03, matrix calculus: a linear layer's forward and backward pass, and the backward of ReLU and sigmoid.
+"""Spec of ex03, matrix calculus: a linear layer's forward and backward pass, and the backward of ReLU and sigmoid.
 
-Shapes: x (N, D), W (D, M), b (M,), dout (N, M). Gradients are checked against central differences of the
-reference forward (``bpkit.nn``), so a right answer is right by the definition of the derivative, not by agreement
-with a stored formula.
+The format is described in docs/authoring.md. The reference solutions are the notebook's solution cells; here:
+the cases, how each function is called (a driver), the checks with their points, and catalogued mistakes.
+
+Shapes: x (N, D), W (D, M), b (M,), dout (N, M). Gradients are checked against central differences of a forward
+pass (``bpkit.nn``, the course's open library), so a right answer is right by the definition of the derivative.
+Cases include batch size 1, shapes where N, D and M all differ, a square W (so a transposed product still runs and
+is diagnosed), and, for ReLU, inputs exactly at the kink (the course's convention, PyTorch's: ReLU'(0) = 0).
 """
-from __future__ import annotations
+from bpkit.exercises.authoring import *  # noqa: F403
+from bpkit.nn.layers import Linear, sigmoid
 
-import numpy as np
-
-from ..nn.layers import Linear, sigmoid
-from .calling import copies, unpack
-from .checks import INPUT, finish_cases, function_spec, gradient, returns_check, unchanged_check, value_check
-from .spec import Exercise, Mistake
-
-# (N, D, M): batch size 1, square W (so a transposed W or dW keeps its shape), N == M (so a bias added per row fits)
-SHAPES = [(1, 3, 2), (4, 3, 3), (3, 5, 3), (5, 2, 4)]
+# (N, D, M): batch size 1; a square W; N == M; every dimension different
+SHAPES = [(1, 3, 2), (4, 3, 3), (3, 5, 3), (5, 2, 4), (2, 4, 6)]
 
 
 def _label(n, d, m=None):
@@ -34,9 +32,14 @@ def _linear_cases(rng):
     return finish_cases(cases)
 
 
-def _elementwise_cases(rng):
-    cases = [{"x": _away_from_zero(rng, (n, d)), "dout": rng.standard_normal((n, d)), "label": _label(n, d)}
-             for n, d, _ in SHAPES]
+def _elementwise_cases(rng, kink=False):
+    cases = [{"x": _away_from_zero(rng, (n, d)), "dout": rng.standard_normal((n, d)),
+              "label": _label(n, d)} for n, d, _ in SHAPES[:4]]
+    if kink:   # exact zeros among the inputs: the derivative there is the convention, 0, stated by hand
+        x = _away_from_zero(rng, (3, 4))
+        x[0, 1] = x[1, 3] = x[2, 0] = 0.0
+        cases.append({"x": x, "dout": rng.standard_normal((3, 4)),
+                      "label": "N=3, D=4, some x exactly 0 (ReLU'(0) = 0)"})
     return finish_cases(cases)
 
 
@@ -48,20 +51,10 @@ def _linear(x, W, b):
 
 # ---- linear_forward --------------------------------------------------------------------------------------------
 
-def linear_forward(x, W, b):
-    """x (N, D), W (D, M), b (M,) -> out (N, M) = x W + b."""
-    return x @ W + b
-
-
-def _call_forward(fn, case):
-    x, W, b = copies(case, ("x", "W", "b"))
-    out = unpack(fn(x, W, b), ("out",), "linear_forward")
-    return {**out, INPUT + "x": x, INPUT + "W": W, INPUT + "b": b}
-
-
 LINEAR_FORWARD = function_spec(
-    "linear_forward", "linear_forward(x, W, b) -> out", reference=linear_forward,
-    make_cases=_linear_cases, call=_call_forward,
+    "linear_forward", "linear_forward(x, W, b) -> out",
+    make_cases=_linear_cases,
+    call=drivers.function("linear_forward", args=("x", "W", "b"), returns=("out",)),
     expected=lambda c: {"out": _linear(c["x"], c["W"], c["b"])},
     checks=[returns_check(("out",), 0.5), unchanged_check(("x", "W", "b"), 0.5),
             value_check("out", 1.0, "the reference forward", hint="out = x @ W + b: (N, D) @ (D, M) gives (N, M)")],
@@ -78,25 +71,16 @@ LINEAR_FORWARD = function_spec(
 
 # ---- linear_backward -------------------------------------------------------------------------------------------
 
-def linear_backward(dout, x, W):
-    """dout (N, M), x (N, D), W (D, M) -> dx (N, D) = dout W^T, dW (D, M) = x^T dout, db (M,) = sum of dout rows."""
-    return dout @ W.T, x.T @ dout, dout.sum(axis=0)
-
-
-def _call_backward(fn, case):
-    dout, x, W = copies(case, ("dout", "x", "W"))
-    out = unpack(fn(dout, x, W), ("dx", "dW", "db"), "linear_backward")
-    return {**out, INPUT + "dout": dout, INPUT + "x": x, INPUT + "W": W}
-
-
 def _linear_gradients(case):
     arrays = {"x": case["x"], "W": case["W"], "b": case["b"]}
     return {f"d{k}": gradient(_linear, arrays, k, case["dout"]) for k in ("x", "W", "b")}
 
 
 LINEAR_BACKWARD = function_spec(
-    "linear_backward", "linear_backward(dout, x, W) -> (dx, dW, db)", reference=linear_backward,
-    make_cases=_linear_cases, call=_call_backward, expected=_linear_gradients,
+    "linear_backward", "linear_backward(dout, x, W) -> (dx, dW, db)",
+    make_cases=_linear_cases,
+    call=drivers.function("linear_backward", args=("dout", "x", "W"), returns=("dx", "dW", "db")),
+    expected=_linear_gradients, finite_differences=True,
     checks=[returns_check(("dx", "dW", "db"), 0.5), unchanged_check(("dout", "x", "W"), 0.5),
             value_check("dx", 1.0, "central differences", hint="dx has x's shape (N, D): dout (N, M) times W.T (M, D)"),
             value_check("dW", 1.0, "central differences", hint="dW has W's shape (D, M): x.T (D, N) times dout (N, M)"),
@@ -123,21 +107,12 @@ LINEAR_BACKWARD = function_spec(
 
 # ---- relu_backward ---------------------------------------------------------------------------------------------
 
-def relu_backward(dout, x):
-    """dout (N, D), x (N, D) the ReLU's input -> dx (N, D) = dout where x > 0, else 0."""
-    return dout * (x > 0)
-
-
-def _call_elementwise(name):
-    def call(fn, case):
-        dout, x = copies(case, ("dout", "x"))
-        out = unpack(fn(dout, x), ("dx",), name)
-        return {**out, INPUT + "dout": dout, INPUT + "x": x}
-    return call
-
-
-def _elementwise_gradient(forward):
-    return lambda case: {"dx": gradient(lambda x: forward(x), {"x": case["x"]}, "x", case["dout"])}
+def _elementwise_gradient(forward, at_kink=None):
+    def expected(case):
+        if at_kink is not None and np.any(case["x"] == 0):   # a case at the kink: the convention, by hand
+            return {"dx": at_kink(case["dout"], case["x"])}
+        return {"dx": gradient(lambda x: forward(x), {"x": case["x"]}, "x", case["dout"])}
+    return expected
 
 
 def _relu_in_place(dout, x):
@@ -146,12 +121,15 @@ def _relu_in_place(dout, x):
 
 
 RELU_BACKWARD = function_spec(
-    "relu_backward", "relu_backward(dout, x) -> dx", reference=relu_backward,
-    make_cases=_elementwise_cases, call=_call_elementwise("relu_backward"),
-    expected=_elementwise_gradient(lambda x: np.maximum(x, 0)),
+    "relu_backward", "relu_backward(dout, x) -> dx",
+    make_cases=lambda rng: _elementwise_cases(rng, kink=True),
+    call=drivers.function("relu_backward", args=("dout", "x"), returns=("dx",)),
+    expected=_elementwise_gradient(lambda x: np.maximum(x, 0), at_kink=lambda dout, x: dout * (x > 0)),
+    finite_differences=True,
     checks=[returns_check(("dx",), 0.5), unchanged_check(("dout", "x"), 0.5),
-            value_check("dx", 1.0, "central differences", hint="ReLU's local derivative is 1 where x > 0, else 0; "
-                        "multiply it into dout")],
+            value_check("dx", 1.0, "central differences (and ReLU'(0) = 0)",
+                        hint="ReLU's local derivative is 1 where x > 0, else 0 (also at x = 0); multiply it into "
+                        "dout")],
     mistakes=[
         Mistake("in_place", "you changed dout in place (dout[x <= 0] = 0): the caller still needs it; build a new "
                 "array, dx = dout * (x > 0)", _relu_in_place),
@@ -163,22 +141,19 @@ RELU_BACKWARD = function_spec(
                 lambda dout, x: dout * (x <= 0)),
         Mistake("mask_only", "you returned the local derivative alone: chain it with the upstream gradient, "
                 "dx = dout * (x > 0)", lambda dout, x: (x > 0).astype(np.float64)),
+        Mistake("kink_included", "at x = 0 the course (like PyTorch) takes ReLU's derivative as 0: use x > 0, "
+                "not x >= 0", lambda dout, x: dout * (x >= 0)),
     ],
     release_hint="the gradient flows where the forward input was positive and stops elsewhere; build a new array")
 
 
 # ---- sigmoid_backward ------------------------------------------------------------------------------------------
 
-def sigmoid_backward(dout, x):
-    """dout (N, D), x (N, D) the sigmoid's input -> dx (N, D) = dout * s (1 - s) with s = sigmoid(x)."""
-    s = sigmoid(x)
-    return dout * s * (1 - s)
-
-
 SIGMOID_BACKWARD = function_spec(
-    "sigmoid_backward", "sigmoid_backward(dout, x) -> dx", reference=sigmoid_backward,
-    make_cases=_elementwise_cases, call=_call_elementwise("sigmoid_backward"),
-    expected=_elementwise_gradient(sigmoid),
+    "sigmoid_backward", "sigmoid_backward(dout, x) -> dx",
+    make_cases=_elementwise_cases,
+    call=drivers.function("sigmoid_backward", args=("dout", "x"), returns=("dx",)),
+    expected=_elementwise_gradient(sigmoid), finite_differences=True,
     checks=[returns_check(("dx",), 0.5), unchanged_check(("dout", "x"), 0.5),
             value_check("dx", 1.0, "central differences",
                         hint="sigmoid's local derivative is s * (1 - s) with s = sigmoid(x)")],
@@ -195,5 +170,5 @@ SIGMOID_BACKWARD = function_spec(
     release_hint="recompute the sigmoid of x; its local derivative is written with the output, not the input")
 
 
-EXERCISE = Exercise("ex03", "Matrix calculus: a linear layer, ReLU and sigmoid, backward",
-                    "ex03_matrix_calculus.ipynb", [LINEAR_FORWARD, LINEAR_BACKWARD, RELU_BACKWARD, SIGMOID_BACKWARD])
+EXERCISE = exercise("ex03", "Matrix calculus: a linear layer, ReLU and sigmoid, backward",
+                    [LINEAR_FORWARD, LINEAR_BACKWARD, RELU_BACKWARD, SIGMOID_BACKWARD])

@@ -1,17 +1,14 @@
-"""ex04, loss functions: softmax cross-entropy with integer labels, and mean squared error, each with its gradient.
+"""Spec of ex04 (format: docs/authoring.md; the reference solutions are the notebook's solution cells).
+
+ex04, loss functions: softmax cross-entropy with integer labels, and mean squared error, each with its gradient.
 
 Both are means (over the batch for cross-entropy, over every entry for MSE), as in PyTorch; the references are
 ``bpkit.nn.losses``, and the gradients are checked against central differences of the reference loss. One
 cross-entropy case has logits near 800, where a softmax that does not subtract the max overflows.
 """
-from __future__ import annotations
+from bpkit.exercises.authoring import *  # noqa: F403
 
-import numpy as np
-
-from ..nn.losses import mse_loss, softmax, softmax_cross_entropy
-from .calling import copies, unpack
-from .checks import INPUT, finish_cases, function_spec, gradient, returns_check, unchanged_check, value_check
-from .spec import Exercise, Mistake
+from bpkit.nn.losses import mse_loss, softmax, softmax_cross_entropy
 
 # (N, C, offset): batch size 1, two classes, and logits shifted by 800 (stability)
 CE_SHAPES = [(1, 3, 0.0), (4, 5, 0.0), (6, 2, 0.0), (3, 4, 800.0)]
@@ -21,18 +18,21 @@ def _ce_cases(rng):
     cases = []
     for n, c, offset in CE_SHAPES:
         cases.append({"logits": offset + 2.0 * rng.standard_normal((n, c)), "y": rng.integers(0, c, n),
-                      "label": f"N={n}, C={c}" + (f", logits near {offset:g}" if offset else "")})
+                      "stress": 0, "label": f"N={n}, C={c}" + (f", logits near {offset:g}" if offset else "")})
+    # numerics: rows far apart (near 0 and near 800) and a row spanning ~1000, so neither a max over the whole batch
+    # nor a missing max shift nor a min in its place survives; the expected values are the exact formulas here
+    logits = np.stack([2.0 * rng.standard_normal(5), 800 + 2.0 * rng.standard_normal(5),
+                       np.array([-500.0, 480.0, 0.0, 500.0, -20.0]) + rng.standard_normal(5)])
+    cases.append({"logits": logits, "y": np.array([1, 3, 1]), "stress": 1,
+                  "label": "N=3, C=5, rows near 0, near 800, and spanning 1000"})
     return finish_cases(cases)
-
-
-def _call_ce(fn, case):
-    logits, y = copies(case, ("logits", "y"))
-    out = unpack(fn(logits, y), ("loss", "dlogits"), "softmax_cross_entropy")
-    return {**out, INPUT + "logits": logits, INPUT + "y": y}
 
 
 def _ce_expected(case):
     loss = lambda logits: softmax_cross_entropy(logits, case["y"])[0]  # noqa: E731
+    if case["stress"]:   # central differences lose digits at |logits| ~ 800: the exact (p - onehot) / N instead
+        value, grad = softmax_cross_entropy(case["logits"], case["y"])
+        return {"loss": np.float64(value), "dlogits": grad}
     return {"loss": np.float64(loss(case["logits"])),
             "dlogits": gradient(loss, {"logits": case["logits"]}, "logits")}
 
@@ -75,8 +75,8 @@ def _ce_no_onehot(logits, y):
 
 
 SOFTMAX_CROSS_ENTROPY = function_spec(
-    "softmax_cross_entropy", "softmax_cross_entropy(logits, y) -> (loss, dlogits)", reference=softmax_cross_entropy,
-    make_cases=_ce_cases, call=_call_ce, expected=_ce_expected,
+    "softmax_cross_entropy", "softmax_cross_entropy(logits, y) -> (loss, dlogits)", make_cases=_ce_cases, call=drivers.function("softmax_cross_entropy", args=("logits", "y"), returns=("loss", "dlogits")),
+    finite_differences=True, expected=_ce_expected,
     checks=[returns_check(("loss", "dlogits"), 0.5, hint="return the loss as a float and dlogits with the shape "
                           "of logits (N, C)"),
             unchanged_check(("logits", "y"), 0.5),
@@ -113,12 +113,6 @@ def _mse_cases(rng):
     return finish_cases(cases)
 
 
-def _call_mse(fn, case):
-    pred, target = copies(case, ("pred", "target"))
-    out = unpack(fn(pred, target), ("loss", "dpred"), "mse_loss")
-    return {**out, INPUT + "pred": pred, INPUT + "target": target}
-
-
 def _mse_expected(case):
     loss = lambda pred: mse_loss(pred, case["target"])[0]  # noqa: E731
     return {"loss": np.float64(loss(case["pred"])), "dpred": gradient(loss, {"pred": case["pred"]}, "pred")}
@@ -131,8 +125,8 @@ def _mse_rows(pred, target):
 
 
 MSE_LOSS = function_spec(
-    "mse_loss", "mse_loss(pred, target) -> (loss, dpred)", reference=mse_loss,
-    make_cases=_mse_cases, call=_call_mse, expected=_mse_expected,
+    "mse_loss", "mse_loss(pred, target) -> (loss, dpred)", make_cases=_mse_cases, call=drivers.function("mse_loss", args=("pred", "target"), returns=("loss", "dpred")),
+    finite_differences=True, expected=_mse_expected,
     checks=[returns_check(("loss", "dpred"), 0.5, hint="return the loss as a float and dpred with pred's shape"),
             unchanged_check(("pred", "target"), 0.5),
             value_check("loss", 1.0, "the reference loss", hint="loss = mean of (pred - target)**2 over every entry"),
@@ -150,5 +144,4 @@ MSE_LOSS = function_spec(
     release_hint="the mean of the squared differences over every entry, and its gradient with the shape of pred")
 
 
-EXERCISE = Exercise("ex04", "Loss functions: softmax cross-entropy and mean squared error",
-                    "ex04_loss_functions.ipynb", [SOFTMAX_CROSS_ENTROPY, MSE_LOSS])
+EXERCISE = exercise("ex04", "Loss functions: softmax cross-entropy and mean squared error", [SOFTMAX_CROSS_ENTROPY, MSE_LOSS])

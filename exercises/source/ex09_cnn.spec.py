@@ -1,23 +1,21 @@
-"""ex09, convolutional networks: the backward pass of a 2-D convolution and of max-pooling.
+"""Spec of ex09 (format: docs/authoring.md; the reference solutions are the notebook's solution cells).
+
+ex09, convolutional networks: the backward pass of a 2-D convolution and of max-pooling.
 
 Shapes: x (N, C, H, W), W (F, C, kh, kw), b (F,), dout (N, F, Ho, Wo) with Ho = (H + 2 pad - kh) // stride + 1.
 Gradients are checked against central differences of the reference forward (``bpkit.nn.Conv2d`` and
 ``bpkit.nn.MaxPool2d``); max-pool inputs are drawn with no two values of a window within 0.05 of each other, so no
 step of h = 1e-5 changes which one wins.
 """
-from __future__ import annotations
+from bpkit.exercises.authoring import *  # noqa: F403
 
-import numpy as np
-
-from ..nn.conv import Conv2d, MaxPool2d, col2im, im2col
-from .calling import copies, unpack
-from .checks import INPUT, finish_cases, function_spec, gradient, returns_check, unchanged_check, value_check
-from .spec import Exercise, Mistake
+from bpkit.nn.conv import Conv2d, MaxPool2d, col2im, im2col
 
 # (N, C, H, W, F, k, stride, pad): batch size 1, padding 0-2, stride 1-2 (stride 1 makes windows overlap)
 CONV_SETUPS = [(1, 1, 4, 4, 1, 2, 1, 0), (2, 2, 5, 5, 3, 3, 1, 1), (2, 3, 6, 6, 2, 3, 2, 1), (1, 2, 5, 4, 2, 2, 2, 2)]
 # (N, C, H, W, size, stride): side-by-side windows, overlapping windows (stride < size), a dropped last row
-POOL_SETUPS = [(1, 1, 4, 4, 2, 2), (2, 3, 4, 6, 2, 2), (2, 2, 5, 5, 3, 1), (1, 2, 7, 6, 3, 2)]
+POOL_SETUPS = [(1, 1, 4, 4, 2, 2), (2, 3, 4, 6, 2, 2), (2, 2, 5, 5, 3, 1), (1, 2, 7, 6, 3, 2),
+               (1, 2, 9, 7, 3, 2)]   # input 9x7, window 3, output 4x3: every size different
 
 
 def conv2d_forward(x, W, b, stride, pad):
@@ -27,34 +25,27 @@ def conv2d_forward(x, W, b, stride, pad):
     return layer.forward(x)
 
 
+# and every named dimension different: a non-square kernel on a non-square input, a stride that does not divide
+NONSQUARE = [(2, 3, 7, 5, 4, (3, 2), 2, 1)]
+
+
 def _conv_cases(rng):
     cases = []
-    for n, c, h, w, f, k, s, p in CONV_SETUPS:
-        ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-        cases.append({"x": rng.standard_normal((n, c, h, w)), "W": rng.standard_normal((f, c, k, k)),
+    for n, c, h, w, f, k, s, p in CONV_SETUPS + NONSQUARE:
+        kh, kw = k if isinstance(k, tuple) else (k, k)
+        ho, wo = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+        cases.append({"x": rng.standard_normal((n, c, h, w)), "W": rng.standard_normal((f, c, kh, kw)),
                       "b": rng.standard_normal(f), "dout": rng.standard_normal((n, f, ho, wo)), "stride": s, "pad": p,
-                      "label": f"x {n}x{c}x{h}x{w}, W {f}x{c}x{k}x{k}, stride {s}, pad {p}"})
+                      "label": f"x {n}x{c}x{h}x{w}, W {f}x{c}x{kh}x{kw}, stride {s}, pad {p}"})
     return finish_cases(cases)
 
 
+def conv2d_backward(*args):
+    """The source notebook's solution (the reference), for the catalogued mistakes built on it."""
+    return EXERCISE.reference("conv2d_backward")(*args)
+
+
 # ---- conv2d_backward -------------------------------------------------------------------------------------------
-
-def conv2d_backward(dout, x, W, b, stride, pad):
-    """dout (N, F, Ho, Wo), x (N, C, H, W), W (F, C, kh, kw), b (F,) -> dx (N, C, H, W), dW (F, C, kh, kw), db (F,)."""
-    F = W.shape[0]
-    cols = im2col(x, W.shape[2:], stride, pad)                        # (N Ho Wo, C kh kw)
-    d2 = dout.transpose(0, 2, 3, 1).reshape(-1, F)                    # (N Ho Wo, F)
-    dW = (d2.T @ cols).reshape(W.shape)
-    db = d2.sum(axis=0)
-    dx = col2im(d2 @ W.reshape(F, -1), x.shape, W.shape[2:], stride, pad)
-    return np.ascontiguousarray(dx), dW, db
-
-
-def _call_conv(fn, case):
-    dout, x, W, b = copies(case, ("dout", "x", "W", "b"))
-    out = unpack(fn(dout, x, W, b, int(case["stride"]), int(case["pad"])), ("dx", "dW", "db"), "conv2d_backward")
-    return {**out, INPUT + "dout": dout, INPUT + "x": x, INPUT + "W": W, INPUT + "b": b}
-
 
 def _conv_gradients(case):
     arrays = {"x": case["x"], "W": case["W"], "b": case["b"]}
@@ -100,8 +91,9 @@ def _conv_dW_reshaped(dout, x, W, b, stride, pad):
 
 
 CONV2D_BACKWARD = function_spec(
-    "conv2d_backward", "conv2d_backward(dout, x, W, b, stride, pad) -> (dx, dW, db)", reference=conv2d_backward,
-    make_cases=_conv_cases, call=_call_conv, expected=_conv_gradients,
+    "conv2d_backward", "conv2d_backward(dout, x, W, b, stride, pad) -> (dx, dW, db)", make_cases=_conv_cases, call=drivers.function("conv2d_backward", args=("dout", "x", "W", "b", "stride", "pad"),
+                          returns=("dx", "dW", "db"), ints=("stride", "pad")),
+    finite_differences=True, expected=_conv_gradients,
     checks=[returns_check(("dx", "dW", "db"), 0.5), unchanged_check(("dout", "x", "W", "b"), 0.5),
             value_check("dx", 1.5, "central differences",
                         hint="each x pixel receives, from every window that covered it, dout at that window times "
@@ -150,19 +142,6 @@ def _pool_cases(rng):
     return finish_cases(cases)
 
 
-def maxpool_backward(dout, x, size, stride):
-    """dout (N, C, Ho, Wo), x (N, C, H, W) the pool's input -> dx (N, C, H, W): each window's dout goes to its max."""
-    layer = MaxPool2d(int(size), int(stride))
-    layer.forward(x)
-    return np.ascontiguousarray(layer.backward(dout))
-
-
-def _call_pool(fn, case):
-    dout, x = copies(case, ("dout", "x"))
-    out = unpack(fn(dout, x, int(case["size"]), int(case["stride"])), ("dx",), "maxpool_backward")
-    return {**out, INPUT + "dout": dout, INPUT + "x": x}
-
-
 def _pool_gradient(case):
     return {"dx": gradient(lambda x: maxpool_forward(x, case["size"], case["stride"]), {"x": case["x"]}, "x",
                            case["dout"])}
@@ -202,8 +181,9 @@ def _to_argmax_swapped(window, value):
 
 
 MAXPOOL_BACKWARD = function_spec(
-    "maxpool_backward", "maxpool_backward(dout, x, size, stride) -> dx", reference=maxpool_backward,
-    make_cases=_pool_cases, call=_call_pool, expected=_pool_gradient,
+    "maxpool_backward", "maxpool_backward(dout, x, size, stride) -> dx", make_cases=_pool_cases, call=drivers.function("maxpool_backward", args=("dout", "x", "size", "stride"), returns=("dx",),
+                          ints=("size", "stride")),
+    finite_differences=True, expected=_pool_gradient,
     checks=[returns_check(("dx",), 0.5), unchanged_check(("dout", "x"), 0.5),
             value_check("dx", 2.0, "central differences",
                         hint="the max depends only on its largest entry: each window's dout goes to the position "
@@ -226,5 +206,4 @@ MAXPOOL_BACKWARD = function_spec(
                  "nothing else in the window gets a gradient")
 
 
-EXERCISE = Exercise("ex09", "Convolutional networks: conv2d and max-pool backward", "ex09_cnn.ipynb",
-                    [CONV2D_BACKWARD, MAXPOOL_BACKWARD])
+EXERCISE = exercise("ex09", "Convolutional networks: conv2d and max-pool backward", [CONV2D_BACKWARD, MAXPOOL_BACKWARD])

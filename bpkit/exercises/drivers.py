@@ -1,0 +1,321 @@
+"""How a student's function is called on one case: ``call(fn, case) -> outputs`` (plain values only).
+
+A spec names its driver and arguments (``drivers.function("relu_backward", args=("dout", "x"), returns=("dx",))``);
+the released public check data stores that description, and the student's ``check()`` and the grader's sandboxed
+child rebuild the same ``call`` from it. So the student side needs no exercise code, only these drivers, and no
+driver holds any exercise's solution.
+
+Outputs: each returned value under its name; ``input:NAME`` the input array as it was after the call (to catch an
+input changed in place); ``"__invalid__"`` a message when the return value cannot be split; ``PART!status`` /
+``PART!message`` when one part of a call raised (one unfinished method does not zero the others).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..nn.layers import Linear, Sigmoid, Tanh
+from ..nn.model import Sequential
+from .calling import INPUT_PREFIX as INPUT, attempt, call_with, copies, plain, unpack
+
+Call = Callable[[Any, dict], dict]
+
+
+def _described(call: Call, name: str, kwargs: dict) -> Call:
+    call.driver = (name, kwargs)
+    return call
+
+
+# ---- a plain function: arrays and numbers in, a tuple of arrays out ---------------------------------------------
+
+def function(name: str, args, returns, ints=(), unchanged=None) -> Call:
+    """``fn(*case[args])`` split into ``returns``; ``ints`` are passed as Python ints; ``unchanged`` (default:
+    every array argument) come back as ``input:NAME`` so a check can tell whether they were changed in place."""
+    args, returns, ints = tuple(args), tuple(returns), tuple(ints)
+    watched = tuple(a for a in args if a not in ints) if unchanged is None else tuple(unchanged)
+
+    def call(fn, case):
+        values = [int(case[a]) if a in ints else np.array(case[a], copy=True) for a in args]
+        out = unpack(call_with(fn, name, args, values), returns, name)
+        out.update({INPUT + a: v for a, v in zip(args, values) if a in watched})
+        return out
+
+    return _described(call, "function", dict(name=name, args=list(args), returns=list(returns), ints=list(ints),
+                                              unchanged=list(watched)))
+
+
+# ---- a dict of parameters in, (loss, dict of gradients) out (ex05) ---------------------------------------------
+
+def params_function(name: str, params, args, loss="loss") -> Call:
+    """``fn({p: case[p]}, *case[args]) -> (loss, {p: dp})``; outputs ``loss`` and ``dP`` for each parameter."""
+    params, args = tuple(params), tuple(args)
+
+    def call(fn, case):
+        values = copies(case, args)
+        given = dict(zip(params, copies(case, params)))
+        result = call_with(fn, name, ("params", *args), [given, *values])
+        if result is None:
+            return {"__invalid__": f"{name} returned None: did you forget `return`?"}
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            return {"__invalid__": f"{name} should return 2 values ({loss}, grads)"}
+        value, grads = result
+        outputs = {loss: plain(value), **{INPUT + a: v for a, v in zip(args, values)}}
+        for p in params:
+            got = grads.get(p, "!nothing") if isinstance(grads, dict) else "!nothing"
+            outputs[f"d{p}"] = got if isinstance(got, str) else plain(got)
+            outputs[INPUT + p] = given[p]
+        return outputs
+
+    return _described(call, "params_function", dict(name=name, params=list(params), args=list(args), loss=loss))
+
+
+# ---- an optimizer step, run a few times in a row (ex06, ex07) ---------------------------------------------------
+
+def steps(name: str, state, hyper=(), counter: str = "", defaults_flag: str = "") -> Call:
+    """Run ``fn(w, dw[k], *state, [counter + k], *hyper)`` for the K gradients of the case, chaining w and state.
+
+    The contract: a step returns new arrays and leaves its inputs alone. The arrays handed to the first step come
+    back as ``input:w``, ``input:<state>`` (and ``input:dw``), so a step that changes them in place is caught.
+    Outputs: ``w`` and each state after the first step (shape/dtype check), ``w_change`` (K, ...) the change of w at
+    each step, ``<state>_all`` (K, ...) the state after each step. With ``defaults_flag`` set in a case, only the
+    counter is passed (the defaults of the hyper-parameters are tested).
+    """
+    state, hyper = tuple(state), tuple(hyper)
+
+    def call(fn, case):
+        w = np.array(case["w"], copy=True)
+        values = [np.array(case[s], copy=True) for s in state]
+        grads = np.array(case["dw"], copy=True)
+        changes, history, first, handed, handed_dw = [], [], None, {}, []
+        problem = ""
+        for k in range(grads.shape[0]):
+            extra = () if defaults_flag and case.get(defaults_flag) else tuple(case[h] for h in hyper)
+            count = (int(case[counter]) + k,) if counter else ()
+            w_in, g_in, s_in = w.copy(), grads[k].copy(), [v.copy() for v in values]
+            result = call_with(fn, name, ("w", "dw", *state, *((counter,) if counter else ()), *hyper[:len(extra)]),
+                               [w_in, g_in, *s_in, *count, *extra])
+            if k == 0:
+                handed = {"w": w_in, **dict(zip(state, s_in))}
+            handed_dw.append(g_in)
+            if result is None:
+                return {"__invalid__": f"{name} returned None: did you forget `return`?"}
+            if not isinstance(result, (tuple, list)) or len(result) != 1 + len(state):
+                return {"__invalid__": f"{name} should return {1 + len(state)} values ({', '.join(('w', *state))})"}
+            out = [plain(r) for r in result]
+            if first is None:
+                first = out
+            if any(isinstance(o, str) or o.shape != w.shape for o in out):
+                problem = "!a step returned something that is not an array of w's shape"
+                break
+            changes.append(out[0] - w)
+            history.append(out[1:])
+            w, values = out[0], out[1:]
+        outputs = {"w": first[0], **{s: first[1 + i] for i, s in enumerate(state)}}
+        outputs.update({INPUT + k: v for k, v in handed.items()})
+        if len(handed_dw) == grads.shape[0]:
+            outputs[INPUT + "dw"] = np.stack(handed_dw)
+        outputs["w_change"] = problem or np.stack(changes)
+        for i, s in enumerate(state):
+            outputs[f"{s}_all"] = problem or np.stack([h[i] for h in history])
+        return outputs
+
+    return _described(call, "steps", dict(name=name, state=list(state), hyper=list(hyper), counter=counter,
+                                          defaults_flag=defaults_flag))
+
+
+# ---- a function written once for floats and for SymPy symbols (ex01) --------------------------------------------
+
+def _number(value, what: str):
+    try:
+        return plain(float(value))
+    except (TypeError, ValueError):
+        return f"!{type(value).__name__} for {what}, not a number"
+
+
+def numeric_and_symbolic(name: str, args) -> Call:
+    """``fn`` called with floats (must return a number) and with SymPy symbols (must return an expression in them,
+    evaluated here at the case's numbers): outputs ``numeric.value`` and ``symbolic.value``."""
+    args = tuple(args)
+
+    def symbolic(fn, case):
+        import sympy
+
+        symbols = sympy.symbols(" ".join(args), real=True)
+        expr = call_with(fn, name, args, list(symbols))
+        if not isinstance(expr, sympy.Basic):
+            return f"!{type(expr).__name__}, not a SymPy expression"
+        extra = expr.free_symbols - set(symbols)
+        if extra:
+            return f"!an expression in {', '.join(sorted(map(str, extra)))}: use only the arguments {', '.join(args)}"
+        return _number(expr.subs(dict(zip(symbols, (case[n] for n in args)))).evalf(), "the symbolic result")
+
+    def call(fn, case):
+        outputs = {}
+        attempt(outputs, "numeric", lambda: {"numeric.value": _number(
+            call_with(fn, name, args, [case[n] for n in args]), "floats")})
+        attempt(outputs, "symbolic", lambda: {"symbolic.value": symbolic(fn, case)})
+        return outputs
+
+    return _described(call, "numeric_and_symbolic", dict(name=name, args=list(args)))
+
+
+# ---- a scalar autodiff class (ex02) ------------------------------------------------------------------------------
+
+def _graph(a, b):
+    """The backward() test: a and b each feed several nodes, and e = a*b feeds two."""
+    e = a * b
+    return (e + a).tanh() * e + (b * 0.5).exp() + a ** 2
+
+
+def _second_graph(a, b):
+    return (a * b).exp() + b ** 3
+
+
+UNARY_OPS = ("tanh", "exp", "pow")
+
+
+def _one_op(V, op, case):
+    """Build one op from fresh leaves, run only its ``_backward(g)``; then the same op twice on one leaf.
+
+    Outputs: ``OP.data``, ``OP.grads`` (each leaf's grad after one _backward(g)) and ``OP.twice`` (a leaf's grad
+    after two nodes made from it each ran _backward(g): the contributions must add up).
+    """
+    g = case["g"]
+
+    def build(*leaves):
+        if op == "mul":
+            return leaves[0] * leaves[1]
+        return leaves[0] ** case["k"] if op == "pow" else getattr(leaves[0], op)()
+
+    first = case["p"] if op == "pow" else case["a"]
+    leaves = [V(first), V(case["b"])] if op == "mul" else [V(first)]
+    out = build(*leaves)
+    out._backward(g)
+    result = {f"{op}.data": plain(out.data), f"{op}.grads": plain([leaf.grad for leaf in leaves])}
+    c = V(first)
+    if op == "mul":
+        square = c * c
+        square._backward(g)
+    else:
+        for node in (build(c), build(c)):
+            node._backward(g)
+    result[f"{op}.twice"] = plain(c.grad)
+    return result
+
+
+def _whole_graph(V, case):
+    a, b = V(case["a"]), V(case["b"])
+    out = _graph(a, b)
+    out.backward()
+    result = {"backward.data": plain(out.data), "backward.grads": plain([a.grad, b.grad]),
+              INPUT + "a": plain(a.data), INPUT + "b": plain(b.data)}
+    second = _second_graph(a, b)
+    second.backward()
+    result["backward.accumulated"] = plain([a.grad, b.grad])
+    return result
+
+
+def value_class(name: str = "Value", ops=("mul", *UNARY_OPS)) -> Call:
+    """The student's ``Value`` class with lesson 02's API: ``Value(x)``, ``.data``, ``.grad``, ``.parents`` and
+    ``._backward(g)`` receiving the upstream gradient; ``backward()`` accumulates into ``.grad``."""
+    ops = tuple(ops)
+
+    def call(V, case):
+        outputs = {}
+        if not isinstance(V, type):
+            return {"__invalid__": f"expected the class {name} itself (check({name})), got a {type(V).__name__}"}
+        for op in ops:
+            attempt(outputs, op, lambda op=op: _one_op(V, op, case))
+        attempt(outputs, "backward", lambda: _whole_graph(V, case))
+        return outputs
+
+    return _described(call, "value_class", dict(name=name, ops=list(ops)))
+
+
+def value_graph_expected(case) -> dict:
+    """What ``value_class`` returns for a right answer, computed with floats (central differences; grader side)."""
+    from .checks import gradient
+
+    g = np.array(case["g"])
+    a, b, p, k = (np.array(case[n], dtype=np.float64) for n in ("a", "b", "p", "k"))
+    ab = {"a": a, "b": b}
+    out = {"mul.data": a * b, "mul.grads": np.array([gradient(lambda a, b: a * b, ab, n, g) for n in "ab"]),
+           "mul.twice": gradient(lambda a: a * a, {"a": a}, "a", g)}
+    for op, f, x in (("tanh", lambda x: np.tanh(x), a), ("exp", lambda x: np.exp(x), a), ("pow", lambda x: x ** k, p)):
+        d = gradient(f, {"x": x}, "x", g)
+        out[f"{op}.data"], out[f"{op}.grads"], out[f"{op}.twice"] = f(x), np.array([d]), 2 * d
+
+    def graph(a, b):
+        e = a * b
+        return np.tanh(e + a) * e + np.exp(b * 0.5) + a ** 2
+
+    out["backward.data"] = graph(a, b)
+    first = np.array([gradient(graph, ab, n) for n in "ab"])
+    out["backward.grads"] = first
+    out["backward.accumulated"] = first + np.array([gradient(lambda a, b: np.exp(a * b) + b ** 3, ab, n)
+                                                    for n in "ab"])
+    return out
+
+
+# ---- a numerical-differentiation function given f (ex08) ---------------------------------------------------------
+
+def objective(case) -> Callable[[np.ndarray], float]:
+    """f(x) = sum(c sin x) + (sum(a x))^2 / 2: smooth, and every entry of the gradient depends on all of x."""
+    a, c = np.array(case["a"], dtype=np.float64), np.array(case["c"], dtype=np.float64)
+    return lambda x: float(np.sum(c * np.sin(x)) + 0.5 * np.sum(a * x) ** 2)
+
+
+def gradient_of_objective(name: str) -> Call:
+    """``fn(f, x)`` (or ``fn(f, x, h)`` when the case sets h) with f = ``objective(case)``; output ``grad``."""
+
+    def call(fn, case):
+        (x,) = copies(case, ("x",))
+        f = objective(case)
+        result = (call_with(fn, name, ("f", "x"), [f, x]) if not case["h"]
+                  else call_with(fn, name, ("f", "x", "h"), [f, x, case["h"]]))
+        return {**unpack(result, ("grad",), name), INPUT + "x": x}
+
+    return _described(call, "gradient_of_objective", dict(name=name))
+
+
+# ---- a function given a bpkit model (ex08) -----------------------------------------------------------------------
+
+def build_model(case, weights=None):
+    """The case's network as a bpkit Sequential (Linear, activation, ..., Linear), weights copied in.
+
+    (The spec lists these classes in ``hands_over``: the grader keeps them where a submission runs.)"""
+    activations = {"tanh": Tanh, "sigmoid": Sigmoid}
+    weights = weights or {k: case[k] for k in case if k[0] in "Wb" and k[1:].isdigit()}
+    layers = []
+    for i in range(int(case["layers"])):
+        W = np.array(weights[f"W{i}"], dtype=np.float64, copy=True)
+        linear = Linear(*W.shape)
+        linear.params.update(W=W, b=np.array(weights[f"b{i}"], dtype=np.float64, copy=True))
+        layers += [linear, activations[str(case["activation"])]()] if i < int(case["layers"]) - 1 else [linear]
+    return Sequential(*layers)
+
+
+def model_function(name: str, args, returns) -> Call:
+    """``fn(model, *case[args])`` with ``model = build_model(case)``."""
+    args, returns = tuple(args), tuple(returns)
+
+    def call(fn, case):
+        values = copies(case, args)
+        out = unpack(call_with(fn, name, ("model", *args), [build_model(case), *values]), returns, name)
+        return {**out, **{INPUT + a: v for a, v in zip(args, values)}}
+
+    return _described(call, "model_function", dict(name=name, args=list(args), returns=list(returns)))
+
+
+DRIVERS = {"function": function, "params_function": params_function, "steps": steps,
+           "numeric_and_symbolic": numeric_and_symbolic, "value_class": value_class,
+           "gradient_of_objective": gradient_of_objective, "model_function": model_function}
+
+
+def build(name: str, kwargs: dict) -> Call:
+    """The ``call`` a spec described as (name, kwargs) (what the public check data stores)."""
+    if name not in DRIVERS:
+        raise KeyError(f"unknown driver {name!r}; known: {', '.join(DRIVERS)}")
+    return DRIVERS[name](**kwargs)
+

@@ -1,0 +1,141 @@
+"""Exercises as course content (issue 12): no solution in the installed package, the public check data, and the
+authoring path of docs/authoring.md followed end to end in a temporary folder."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bpkit.exercises import check
+from bpkit.exercises.catalog import all_exercises
+from bpkit.exercises.public import load as load_public
+from bpkit.exercises.source import load_references, solution_lines
+from bpkit.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "exercises" / "source").glob("*.ipynb"))
+
+
+@pytest.mark.slow
+def test_the_wheel_contains_no_solution_line(tmp_path):
+    """Build the wheel; no solution line (> 20 characters) of any source notebook appears in any of its files."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q",
+                    "-w", str(tmp_path)], check=True, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("bpkit-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        text = "\n".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+    lines = {line for source in SOURCES for line in solution_lines(source) if len(line) > 20}
+    assert len(lines) > 50
+    found = sorted(line for line in lines if line in text)
+    assert not found, found
+    assert not [n for n in zipfile.ZipFile(wheel).namelist() if ".spec.py" in n or "exercises/ex0" in n]
+
+
+def test_the_public_check_data_holds_numbers_only_and_no_solution():
+    for source in SOURCES:
+        data_path = ROOT / "exercises" / source.name.replace(".ipynb", ".checks.json")
+        text = data_path.read_text()
+        assert len(text) < 150_000, data_path
+        lines = [line for line in solution_lines(source) if len(line) > 20]
+        assert not [line for line in lines if line in text], data_path
+        assert "lambda" not in text and "def " not in text
+        json.loads(text)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[s.stem for s in SOURCES])
+def test_the_released_check_data_gives_the_solution_full_marks(source, monkeypatch):
+    """check() in the released folder (public data, no spec) agrees with the instructor's view."""
+    exercise = load_public(ROOT / "exercises" / source.name.replace(".ipynb", ".checks.json"))
+    references = load_references(source, [f.name for f in exercise.functions])
+    monkeypatch.chdir(ROOT / "exercises")
+    report = check(exercise.id, namespace=references)
+    assert report.passed and report.score == report.max_score == all_exercises()[exercise.id].max_points, str(report)
+
+
+def test_the_references_come_from_the_source_notebooks():
+    ex03 = all_exercises()["ex03"]
+    assert ex03.source == ROOT / "exercises" / "source" / "ex03_matrix_calculus.ipynb"
+    assert ex03.reference("linear_backward").__code__.co_filename.startswith("<ex03_matrix_calculus.ipynb cell")
+
+
+def test_check_never_hangs_and_explains_bad_input_in_one_line(monkeypatch):
+    monkeypatch.chdir(ROOT / "exercises")
+
+    def relu_backward(dout, x):
+        while True:
+            pass
+
+    import time
+    start = time.perf_counter()
+    report = check(relu_backward, time_limit=0.5)
+    assert time.perf_counter() - start < 2.0
+    assert "did not return within 0.5 s" in str(report) and report.score == 0
+
+    def linear_forward(x, W):
+        return x @ W
+    assert "linear_forward: expected linear_forward(x, W, b); yours takes (x, W)" in str(check(linear_forward))
+
+    def sigmoid_backward(dout, x):
+        dx = dout * 0.25  # noqa: F841 - forgot return
+    assert "returned None: did you forget `return`?" in str(check(sigmoid_backward))
+
+
+def test_a_crash_on_one_case_does_not_hide_the_diagnosis_from_the_others(monkeypatch):
+    monkeypatch.chdir(ROOT / "exercises")
+
+    def linear_backward(dout, x, W):
+        return dout @ W, x.T @ dout, dout.sum(axis=0)   # runs only where W is square
+    text = str(check(linear_backward))
+    assert "ERROR" in text and "dx needs W transposed" in text
+    assert text.count("dx needs W transposed") == 2   # once as the catalogued hint, once for the crashed cases
+
+
+def test_finite_differences_get_a_note(monkeypatch):
+    monkeypatch.chdir(ROOT / "exercises")
+    from bpkit.gradcheck import numerical_gradient
+
+    def sigmoid_backward(dout, x):
+        return numerical_gradient(lambda x: 1 / (1 + np.exp(-x)), x.copy(), dout)
+    report = check(sigmoid_backward)
+    assert report.passed and "looks like finite differences" in str(report)
+    assert str(report).count("looks like finite differences") == 1
+
+
+def test_new_exercise_release_check_and_grade_follow_the_guide(tmp_path, monkeypatch):
+    """docs/authoring.md, end to end: scaffold, release, check() in the released folder, grade --source."""
+    src, rel, out, subs = tmp_path / "mine", tmp_path / "released", tmp_path / "graded", tmp_path / "submitted"
+    assert main(["new-exercise", "act_backward", "--dir", str(src)]) == 0
+    assert main(["new-exercise", "act_backward", "--dir", str(src)]) == 2          # never overwrites
+    assert main(["new-exercise", "9lives", "--dir", str(src)]) == 2                # any identifier, only those
+    assert main(["release", str(src), "--out", str(rel)]) == 0
+    assert sorted(p.name for p in rel.iterdir()) == ["act_backward.checks.json", "act_backward.ipynb"]
+    released = json.loads((rel / "act_backward.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in released["cells"] if c["cell_type"] == "code")
+    assert "raise NotImplementedError(\"the local derivative of tanh" in code and "1 - t ** 2" not in code
+
+    monkeypatch.chdir(rel)
+    wrong = {"tanh_backward": lambda dout, x: dout * (1 - x ** 2)}
+    report = check("act_backward", namespace=wrong)
+    assert not report.passed and "its output; you used 1 - x**2" in str(report)
+    assert check("act_backward", namespace={"tanh_backward": lambda d, x: d * (1 - np.tanh(x) ** 2)}).passed
+
+    # a student fills in the released notebook; the instructor grades it from the source
+    subs.mkdir()
+    for cell in released["cells"]:
+        if cell["cell_type"] == "code" and "NotImplementedError" in "".join(cell["source"]):
+            cell["source"] = ('def tanh_backward(dout, x):\n    t = np.tanh(x)\n    return dout * (1 - t * t)\n')
+    (subs / "ada.ipynb").write_text(json.dumps(released))
+    monkeypatch.chdir(tmp_path)
+    env_before = dict(os.environ)
+    assert main(["grade", "--source", str(src / "act_backward.ipynb"), str(subs), "--out", str(out), "-j", "1",
+                 "--seed", "a-secret-of-some-length", "--progress", "off"]) == 0
+    assert dict(os.environ) == env_before
+    grades = json.loads((out / "grades.json").read_text())
+    (row,) = grades if isinstance(grades, list) else grades["students"]
+    assert row["score"] == row["max_score"] == 2.0 and not row.get("flags"), row
