@@ -161,8 +161,8 @@ VALUE = function_spec(
         Mistake("overwrites", "__mul__'s _backward overwrites the gradients (=): accumulate with +=, since a node "
                 "used twice (a * a) must receive both contributions", _broken("overwrites", __mul__=_mul("overwrites")),
                 derived=True),
-        Mistake("mul_own_value", "in __mul__, each operand's gradient is the OTHER operand's value times g: "
-                "self.grad += other.data * g", _broken("own_value", __mul__=_mul("own_value")), derived=True),
+        Mistake("mul_own_value", "in __mul__, each operand's gradient is the OTHER operand's value times g (self receives "
+                "other's data times g, and other receives self's)", _broken("own_value", __mul__=_mul("own_value")), derived=True),
         Mistake("tanh_overwrites", "tanh's _backward overwrites self.grad (=): a node that feeds two others keeps "
                 "only the last contribution (half the gradient when both are equal); use +=", _broken("tanh_eq", tanh=_unary("tanh", "overwrites")), derived=True),
         Mistake("exp_overwrites", "exp's _backward overwrites self.grad (=): a node that feeds two others keeps "

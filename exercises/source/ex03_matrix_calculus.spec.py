@@ -91,7 +91,7 @@ LINEAR_BACKWARD = function_spec(
                 lambda dout, x, W: (dout @ W.T, dout.T @ x, dout.sum(axis=0))),
         Mistake("dx_W_not_transposed", "dx needs W transposed: dx = dout @ W.T (shape (N, D)), not dout @ W",
                 lambda dout, x, W: (dout @ W, x.T @ dout, dout.sum(axis=0))),
-        Mistake("db_not_summed", "db must be summed over the batch: db = dout.sum(axis=0), shape (M,)",
+        Mistake("db_not_summed", "db must be summed over the batch (axis 0), leaving one entry per output: shape (M,)",
                 lambda dout, x, W: (dout @ W.T, x.T @ dout, dout.copy())),
         Mistake("db_wrong_axis", "db is summed over the wrong axis: sum over the batch, dout.sum(axis=0), "
                 "which leaves one entry per output (M,)",

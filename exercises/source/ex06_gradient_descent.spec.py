@@ -29,15 +29,15 @@ SGD_MOMENTUM_STEP = function_spec(
     checks=[returns_check(("w", "v"), 0.5), unchanged_check(("w", "dw", "v"), 0.5,
                                                            name="returns new arrays, leaves w, dw, v unchanged"),
             value_check("v_all", 1.0, "PyTorch's SGD", name="v matches PyTorch's SGD, step after step",
-                        hint="v = momentum * v + dw"),
+                        hint="the new velocity is momentum times the old one plus the gradient (v <- momentum v + dw)"),
             value_check("w_change", 1.0, "PyTorch's SGD", name="w's update matches PyTorch's SGD, step after step",
                         hint="w = w - lr * v, with the new v")],
     mistakes=[
         Mistake("lr_in_velocity", "you folded lr into the velocity (v = momentum v - lr dw; w = w + v, CS231n's "
-                "form); PyTorch keeps it out: v = momentum * v + dw, then w = w - lr * v",
+                "form); PyTorch keeps it out: v <- momentum v + dw, then w <- w - lr v",
                 lambda w, dw, v, lr, mu: (w + (mu * v - lr * dw), mu * v - lr * dw)),
         Mistake("dampened", "you averaged (v = momentum v + (1 - momentum) dw): PyTorch adds the whole gradient, "
-                "v = momentum * v + dw", lambda w, dw, v, lr, mu: (w - lr * (mu * v + (1 - mu) * dw),
+                "v <- momentum v + dw", lambda w, dw, v, lr, mu: (w - lr * (mu * v + (1 - mu) * dw),
                                                                    mu * v + (1 - mu) * dw)),
         Mistake("step_with_dw", "the step must use the velocity: w = w - lr * v, not w - lr * dw",
                 lambda w, dw, v, lr, mu: (w - lr * dw, mu * v + dw)),

@@ -51,9 +51,9 @@ ADAM_STEP = function_spec(
     checks=[returns_check(("w", "m", "v"), 0.5), unchanged_check(("w", "dw", "m", "v"), 0.5,
                                                            name="returns new arrays, leaves w, dw, m, v unchanged"),
             value_check("m_all", 0.5, "PyTorch's Adam", name="m matches PyTorch's Adam, step after step",
-                        hint="m = beta1 * m + (1 - beta1) * dw"),
+                        hint="m <- beta1 m + (1 - beta1) dw"),
             value_check("v_all", 0.5, "PyTorch's Adam", name="v matches PyTorch's Adam, step after step",
-                        hint="v = beta2 * v + (1 - beta2) * dw**2"),
+                        hint="v <- beta2 v + (1 - beta2) dw**2"),
             value_check("w_change", 1.0, "PyTorch's Adam", name="w's update matches PyTorch's Adam, step after step",
                         hint="w = w - lr * m_hat / (sqrt(v_hat) + eps) with the bias-corrected moments")],
     mistakes=[
@@ -65,7 +65,7 @@ ADAM_STEP = function_spec(
                 "the first), so use beta1**t and beta2**t", _variant("t_off_by_one")),
         Mistake("eps_inside_sqrt", "eps goes outside the square root: sqrt(v_hat) + eps, not sqrt(v_hat + eps)",
                 _variant("eps_inside_sqrt")),
-        Mistake("v_not_squared", "v averages the squared gradient: v = beta2 * v + (1 - beta2) * dw**2",
+        Mistake("v_not_squared", "v averages the squared gradient: v <- beta2 v + (1 - beta2) dw**2, not |dw|",
                 _variant("v_not_squared")),
     ],
     release_hint="update both moments, correct them for bias with the step number t, then step w (PyTorch's rule)")
