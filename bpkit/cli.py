@@ -47,7 +47,8 @@ def add_grade_arguments(parser) -> None:
                              '"Exercise 3 (12345)" (default: the exercise title and id)')
     parser.add_argument("--overrides", default=None, metavar="CSV",
                         help="student,points,late_penalty,reason: adjustments applied at export and shown in "
-                             "feedback (grades.json keeps the raw score too)")
+                             "feedback (grades.json keeps the raw score too); kept as OUTDIR/overrides.csv and "
+                             "applied by later runs into OUTDIR")
     parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                         help="terminal progress bar (default: when stderr is a terminal)")
 
@@ -68,13 +69,16 @@ def run_grade(args) -> int:
     if args.jobs < 1 or args.timeout <= 0 or args.memory < 64 or args.max_output <= 0:
         return _fail(f"expected -j >= 1, --timeout > 0, --memory >= 64 and --max-output > 0, got -j {args.jobs}, "
                      f"--timeout {args.timeout:g}, --memory {args.memory:g}, --max-output {args.max_output:g}")
+    outdir = Path(args.out).resolve()
+    # the overrides given are kept in OUTDIR, so a later run (one student, say) applies them too
+    kept = outdir / lms.OVERRIDES_NAME
+    source = Path(args.overrides) if args.overrides else (kept if kept.exists() else None)
     overrides = {}
-    if args.overrides:
+    if source is not None:
         try:
-            overrides = lms.read_overrides(args.overrides)
+            overrides = lms.read_overrides(source)
         except (OSError, lms.OverridesError) as exc:
             return _fail(str(exc))
-    outdir = Path(args.out).resolve()
     try:
         entries = discover(args.submissions, exercise.id, exercise.notebook, exclude=outdir,
                            functions=[spec.name for spec in exercise.functions])
@@ -87,6 +91,11 @@ def run_grade(args) -> int:
             return _fail(f"no submission for {', '.join(map(repr, unknown))} among {len(entries)} found")
         entries = [e for e in entries if e.student in wanted]
     outdir.mkdir(parents=True, exist_ok=True)
+    if source is not None and source.resolve() != kept:
+        gradebook.write_atomic(kept, source.read_bytes())
+    if overrides:
+        print(f"overrides: {len(overrides)} students adjusted from {source} (kept as {kept}; edit or delete it there)",
+              file=sys.stderr)
     try:
         with gradebook.locked(outdir):
             return _grade_locked(args, exercise, outdir, entries, overrides, Grader, gradebook, seeds, WorkerError)

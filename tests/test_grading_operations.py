@@ -66,6 +66,12 @@ def test_grading_one_student_updates_their_rows_and_keeps_everyone_elses(small_c
     canvas = {line[3]: line[5] for line in csv.reader((out / "canvas.csv").open())}
     assert canvas["ben"] == f"{EX.max_points:g}" and canvas["cat"] == f"{before['cat']['score']:g}"
     assert "3 submissions, 3 graded" in (out / "summary.html").read_text()
+    # an overrides file given once stays in force for later runs into the folder
+    (tmp_path / "o.csv").write_text("student,points,late_penalty,reason\ncat,9,,regrade\n")
+    assert grade(fixed, "--out", out, "--overrides", tmp_path / "o.csv") == 0
+    assert grade(fixed, "--out", out) == 0
+    assert students(out)["cat"]["score"] == 9 and (out / "overrides.csv").exists()
+    (out / "overrides.csv").unlink()
     # --student NAME on the whole folder: only that one is (re)graded
     write_notebook(folder.parent / "class2" / "ann.ipynb", ZEROS)
     write_notebook(folder.parent / "class2" / "cat.ipynb", RIGHT)

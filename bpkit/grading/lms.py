@@ -14,7 +14,9 @@ An overrides file (``--overrides overrides.csv``) adjusts scores at export, with
     ben,,10%,two days late
 
 ``points`` sets the final score; ``late_penalty`` takes a percentage of the graded score off; ``reason`` is shown
-in the student's feedback. grades.json keeps both the raw and the final score.
+in the student's feedback. grades.json keeps both the raw and the final score. The file is copied to
+``OUTDIR/overrides.csv``, and a later run into OUTDIR without ``--overrides`` applies that copy (so re-grading one
+student never drops everyone's adjustments); edit or delete it there.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+
+OVERRIDES_NAME = "overrides.csv"      # the copy kept in OUTDIR: later runs into OUTDIR apply it too
 
 
 @dataclass(frozen=True)
