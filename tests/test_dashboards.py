@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 
 from bpkit.data import make_moons, make_spirals
-from bpkit.nn import SGD, Adam, Linear, ReLU, Sequential, fit, softmax, softmax_cross_entropy
+from bpkit.nn import SGD, Adagrad, Adam, Linear, ReLU, Sequential, fit, softmax, softmax_cross_entropy
 from bpkit.viz.decision_boundary import DecisionBoundary
 from bpkit.viz.gd_explorer import VERDICTS, GradientDescentExplorer, classify_run, gradient_descent_1d
-from bpkit.viz.optimizer_race import OptimizerRace
-from bpkit.viz.point_optimizers import PointModel, make_optimizer, trajectory
+from bpkit.viz.optimizer_race import MAX_DRAWN, OptimizerRace, thin, tuned_learning_rates
+from bpkit.viz.point_optimizers import (OPTIMIZERS, PointModel, best_learning_rates, final_gap, lr_sweep,
+                                        make_optimizer, race, trajectory)
 from bpkit.viz.surfaces import SURFACES
 from bpkit.viz.training_dashboard import TrainingDashboard
 
@@ -48,9 +49,12 @@ def test_explorer_with_a_custom_function_and_errors():
 
 # --- optimizer race -------------------------------------------------------------------------------------------------
 
+def same_lr(lr, surface="ill-conditioned quadratic"):
+    return {surface: {name: lr for name in OPTIMIZERS}}
+
+
 def test_race_paths_follow_the_update_rules_on_the_quadratic():
-    race = OptimizerRace("ill-conditioned quadratic", steps=30)
-    race.lr.value = 0.05
+    race = OptimizerRace("ill-conditioned quadratic", learning_rates=same_lr(0.05), steps=30, show_3d=True)
     x0, y0 = SURFACES["ill-conditioned quadratic"].start
     t = np.arange(31)
     flat, lifted = race.path_traces("SGD")
@@ -58,59 +62,109 @@ def test_race_paths_follow_the_update_rules_on_the_quadratic():
     np.testing.assert_allclose(flat.x, x0 * (1 - 0.05) ** t, rtol=1e-12)
     np.testing.assert_allclose(flat.y, y0 * (1 - 20 * 0.05) ** t, atol=1e-12)
     np.testing.assert_allclose(lifted.z, 0.5 * (np.asarray(flat.x) ** 2 + 20 * np.asarray(flat.y) ** 2))
-    # Adam's first step moves every coordinate by lr against the gradient's sign (m_hat / sqrt(v_hat) = g / |g|)
-    adam, _ = race.path_traces("Adam")
-    assert adam.x[1] == pytest.approx(x0 + 0.05, rel=1e-6) and adam.y[1] == pytest.approx(y0 - 0.05, rel=1e-6)
+    # Adam's and Adagrad's first steps move every coordinate by lr against the gradient's sign
+    for name in ("Adam", "Adagrad"):
+        path, _ = race.path_traces(name)
+        assert path.x[1] == pytest.approx(x0 + 0.05, rel=1e-6) and path.y[1] == pytest.approx(y0 - 0.05, rel=1e-6)
+    assert "0.05" in race.summary.value
+
+
+def test_race_lr_scale_multiplies_every_tuned_learning_rate():
+    tuned = {"ill-conditioned quadratic": {name: 0.01 * (k + 1) for k, name in enumerate(OPTIMIZERS)}}
+    race = OptimizerRace(learning_rates=tuned, steps=10)
+    race.lr_scale.value = 2.0
+    assert race.current_learning_rates() == pytest.approx({n: 2 * lr for n, lr in tuned[race.surface.value].items()})
+    x0 = SURFACES["ill-conditioned quadratic"].start[0]
+    assert race.path_traces("SGD")[0].x[1] == pytest.approx(x0 - 0.02 * x0, rel=1e-12)
 
 
 def test_race_beta1_slider_changes_only_the_optimizers_that_use_it():
-    race = OptimizerRace("ill-conditioned quadratic", steps=20)
+    race = OptimizerRace("ill-conditioned quadratic", learning_rates=same_lr(0.05), steps=20)
     before = {name: np.array(race.path_traces(name)[0].x) for name in race.optimizers}
     race.beta1.value = 0.5
     after = {name: np.array(race.path_traces(name)[0].x) for name in race.optimizers}
-    np.testing.assert_array_equal(after["SGD"], before["SGD"])
-    np.testing.assert_array_equal(after["RMSProp"], before["RMSProp"])
-    assert not np.allclose(after["Momentum"], before["Momentum"])
-    assert not np.allclose(after["Adam"], before["Adam"])
+    for name in ("SGD", "Adagrad", "RMSProp"):
+        np.testing.assert_array_equal(after[name], before[name])
+    for name in ("Momentum", "Nesterov", "Adam"):
+        assert not np.allclose(after[name], before[name])
     # Momentum (PyTorch's rule, buf = g at the first step): x2 = x1 - lr (beta1 g0 + g1)
-    lr, (x0, _) = race.lr.value, SURFACES["ill-conditioned quadratic"].start
+    lr, (x0, _) = 0.05, SURFACES["ill-conditioned quadratic"].start
     x1 = x0 - lr * x0
     assert after["Momentum"][2] == pytest.approx(x1 - lr * (0.5 * x0 + x1), rel=1e-12)
+    # Nesterov: step along g + beta1 buf, buf = g at the first step: x1 = x0 - lr (1 + beta1) x0
+    assert after["Nesterov"][1] == pytest.approx(x0 - lr * 1.5 * x0, rel=1e-12)
 
 
-def test_race_surface_dropdown_redraws_the_landscape_and_resets_lr():
-    race = OptimizerRace(steps=10)
+def test_race_surface_dropdown_redraws_the_landscape_at_its_tuned_learning_rates():
+    race = OptimizerRace(steps=10, show_3d=True)
     race.surface.value = "saddle"
     s = SURFACES["saddle"]
-    contour = race.fig.data[1]
+    contour = race.fig.data[0]
     X, Y = np.meshgrid(contour.x, contour.y)
     np.testing.assert_allclose(contour.z, s.f(X, Y), rtol=1e-12)
-    assert race.lr.value == pytest.approx(s.lr)
+    np.testing.assert_allclose(race.fig3d.data[0].z, s.f(X, Y), rtol=1e-12)
+    assert race.current_learning_rates() == tuned_learning_rates("saddle")
     assert race.path_traces("SGD")[0].x[0] == s.start[0]
     race.surface.value = "rosenbrock"                      # drawn in log scale: log10(1 + f - min f)
-    Z = SURFACES["rosenbrock"].f(*np.meshgrid(race.fig.data[1].x, race.fig.data[1].y))
-    np.testing.assert_allclose(race.fig.data[0].z, np.log10(1 + Z - Z.min()), rtol=1e-12)
+    Z = SURFACES["rosenbrock"].f(*np.meshgrid(race.fig.data[0].x, race.fig.data[0].y))
+    np.testing.assert_allclose(race.fig3d.data[0].z, np.log10(1 + Z - Z.min()), rtol=1e-12)
+    assert list(race.fig3d.layout.scene.xaxis.range) == list(SURFACES["rosenbrock"].x_range)
 
 
-def test_race_reports_divergence():
-    race = OptimizerRace("rosenbrock", steps=50)
-    race.lr.value = 0.1
+def test_race_reports_divergence_and_keeps_the_landscape_in_view():
+    race = OptimizerRace("rosenbrock", learning_rates=same_lr(0.1, "rosenbrock"), steps=50, show_3d=True)
     assert len(race.paths["SGD"]) < 51
     assert "diverged" in race.summary.value
+    _, lifted = race.path_traces("SGD")
+    x = np.asarray(lifted.x, dtype=float)
+    lo, hi = SURFACES["rosenbrock"].x_range
+    assert np.all(np.isnan(x) | ((x >= lo) & (x <= hi)))      # points outside the box are gaps
+    assert list(race.fig3d.layout.scene.zaxis.range) == pytest.approx(list(race._z_range))
+
+
+def test_race_3d_view_is_drawn_only_when_asked():
+    race = OptimizerRace(learning_rates=same_lr(0.05), steps=10)
+    assert race._box3d.children == () and race.fig3d.data[1].x is None
+    race.show_3d.value = True
+    assert race._box3d.children == (race.fig3d,)
+    np.testing.assert_allclose(race.fig3d.data[1].x, race.fig.data[1].x)
+
+
+def test_race_draws_at_most_max_drawn_points_but_runs_every_step():
+    race = OptimizerRace(learning_rates=same_lr(0.01), steps=990)
+    assert len(race.paths["SGD"]) == 991
+    drawn = np.asarray(race.path_traces("SGD")[0].x)
+    assert len(drawn) <= MAX_DRAWN and drawn[-1] == race.paths["SGD"][-1, 0]
+    np.testing.assert_array_equal(thin(np.arange(10).reshape(5, 2), 100), np.arange(10).reshape(5, 2))
+
+
+def test_lr_sweep_and_best_learning_rates():
+    lrs = np.array([0.01, 0.05, 0.09, 0.2])
+    sweep = lr_sweep("ill-conditioned quadratic", lrs, 40, optimizers=("SGD",))
+    assert np.isinf(sweep["SGD"][-1])                   # lr 0.2 > 2 / 20: the steep direction diverges
+    x0, y0 = SURFACES["ill-conditioned quadratic"].start
+    expected = 0.5 * ((x0 * (1 - 0.05) ** 40) ** 2 + 20 * (y0 * (1 - 20 * 0.05) ** 40) ** 2)
+    assert sweep["SGD"][1] == pytest.approx(expected, rel=1e-9)
+    assert best_learning_rates(sweep, lrs) == {"SGD": 0.09}
+    assert final_gap("saddle", np.array([[0.0, 1.0]]), 0) == 0.0      # at a minimum, f - min f = 0
 
 
 def test_point_optimizer_is_the_library_optimizer():
     model = PointModel([1.0, -2.0])
     assert [(layer is model, name) for layer, name in model.parameters()] == [(True, "xy")]
     assert isinstance(make_optimizer("Adam", model, 0.1, 0.8, 0.9), Adam)
+    assert isinstance(make_optimizer("Adagrad", model, 0.1), Adagrad)
     assert make_optimizer("Momentum", model, 0.1, 0.7).momentum == 0.7
+    assert make_optimizer("Nesterov", model, 0.1, 0.7).nesterov
+    assert not make_optimizer("Nesterov", model, 0.1, 0.0).momentum       # no momentum: plain SGD
     with pytest.raises(ValueError, match="expected one of"):
-        make_optimizer("Adagrad", model, 0.1)
-    path = trajectory("saddle", "SGD", lr=0.1, steps=3, start=(1.0, 0.5))
+        make_optimizer("Adadelta", model, 0.1)
+    path = trajectory("saddle", "SGD", lr=0.01, steps=3, start=(1.0, 0.5))
     x, y = 1.0, 0.5
     for k in range(1, 4):
-        x, y = x - 0.1 * x, y - 0.1 * (y ** 3 - y)
+        x, y = x - 0.01 * 10 * x, y - 0.01 * (y ** 3 - y)
         assert path[k] == pytest.approx([x, y], rel=1e-12)
+    assert race("saddle", ("SGD", "Adam"), {"SGD": 0.01, "Adam": 0.02}, 3, start=(1.0, 0.5))["SGD"] == pytest.approx(path)
 
 
 # --- training dashboard -----------------------------------------------------------------------------------------

@@ -105,3 +105,60 @@ def test_bad_hyperparameters():
         nn.Adam(Point(P0, G0), betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="no"):
         nn.SGD(nn.Sequential(nn.ReLU()), lr=0.1)
+
+
+def reference_adagrad(p, grads, lr, lr_decay, wd, init, eps):
+    """torch.optim.Adagrad's documented rule, written out: g <- g + wd p; clr = lr / (1 + (t - 1) lr_decay);
+    state_sum <- state_sum + g^2 (from init); p <- p - clr g / (sqrt(state_sum) + eps)."""
+    state_sum = np.full_like(p, init)
+    for t, g in enumerate(grads, start=1):
+        g = g + wd * p
+        clr = lr / (1 + (t - 1) * lr_decay)
+        state_sum = state_sum + g * g
+        p = p - clr * g / (np.sqrt(state_sum) + eps)
+    return p
+
+
+def test_adagrad_first_step_moves_each_coordinate_by_lr():
+    pt = Point(P0, G0)
+    nn.Adagrad(pt, lr=0.1).step()       # sum = g^2, so g / sqrt(sum) = sign(g)
+    np.testing.assert_allclose(pt.params["p"], np.array(P0) - 0.1 * np.sign(G0), rtol=1e-9)
+
+
+@pytest.mark.parametrize("lr_decay, wd, init", [(0.0, 0.0, 0.0), (0.1, 0.05, 0.3)])
+def test_adagrad_twenty_steps_against_reference_loop(lr_decay, wd, init):
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal(3) for _ in range(20)]
+    pt = Point(P0, G0)
+    opt = nn.Adagrad(pt, lr=0.05, lr_decay=lr_decay, weight_decay=wd, initial_accumulator_value=init, eps=1e-10)
+    for g in grads:
+        pt.grads["p"][:] = g
+        opt.step()
+    expected = reference_adagrad(np.array(P0), grads, 0.05, lr_decay, wd, init, 1e-10)
+    np.testing.assert_allclose(pt.params["p"], expected, rtol=1e-12)
+
+
+def reference_nesterov(p, grads, lr, mu):
+    """torch.optim.SGD(nesterov=True)'s documented rule, written out: b_1 = g_1, b_t = mu b_{t-1} + g_t;
+    p <- p - lr (g_t + mu b_t)."""
+    b = None
+    for g in grads:
+        b = g.copy() if b is None else mu * b + g
+        p = p - lr * (g + mu * b)
+    return p
+
+
+def test_nesterov_twenty_steps_against_reference_loop():
+    rng = np.random.default_rng(4)
+    grads = [rng.standard_normal(3) for _ in range(20)]
+    pt = Point(P0, G0)
+    opt = nn.SGD(pt, lr=0.05, momentum=0.9, nesterov=True)
+    for g in grads:
+        pt.grads["p"][:] = g
+        opt.step()
+    np.testing.assert_allclose(pt.params["p"], reference_nesterov(np.array(P0), grads, 0.05, 0.9), rtol=1e-12)
+
+
+def test_adagrad_refuses_a_negative_accumulator():
+    with pytest.raises(ValueError, match="initial_accumulator_value"):
+        nn.Adagrad(Point(P0, G0), lr=0.1, initial_accumulator_value=-1.0)

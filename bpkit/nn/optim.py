@@ -66,6 +66,29 @@ class SGD(Optimizer):
         param -= self.lr * g
 
 
+class Adagrad(Optimizer):
+    """torch.optim.Adagrad: g += wd p; sum = sum + g^2 (sum starts at initial_accumulator_value);
+    p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps). Each coordinate's step shrinks as its squared
+    gradients pile up: nothing is ever forgotten (RMSProp's running average is the fix)."""
+
+    def __init__(self, model, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+        super().__init__(model, lr)
+        if initial_accumulator_value < 0:
+            raise ValueError(f"initial_accumulator_value: expected >= 0, got {initial_accumulator_value}")
+        self.lr_decay, self.weight_decay = float(lr_decay), float(weight_decay)
+        self.initial_accumulator_value, self.eps = float(initial_accumulator_value), float(eps)
+
+    def update(self, param, grad, state):
+        g = grad + self.weight_decay * param if self.weight_decay else grad
+        total = state.get("sum")
+        if total is None:
+            total = state["sum"] = np.full_like(param, self.initial_accumulator_value)
+        total += g * g
+        clr = self.lr / (1 + (self.t - 1) * self.lr_decay)
+        param -= clr * g / (np.sqrt(total) + self.eps)
+
+
 class RMSProp(Optimizer):
     """torch.optim.RMSprop: v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v) + eps)
     (with momentum: buf = momentum buf + g / (sqrt(v) + eps); p -= lr buf)."""

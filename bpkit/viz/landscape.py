@@ -38,50 +38,85 @@ def function_grid(f, x_range=(-2.0, 2.0), y_range=(-2.0, 2.0), resolution: int =
     return xs, ys, Z
 
 
+def clip_path_to_window(path, heights, x_range, y_range, z_range):
+    """A 3-D path with every point outside the drawn box replaced by NaN (a gap in the line), so a diverging
+    optimizer cannot stretch the axes until the surface shrinks to nothing. path (T, 2), heights (T,) ->
+    (x, y, z), each (T,)."""
+    path = np.asarray(path, dtype=np.float64)
+    x, y, z = path[:, 0].copy(), path[:, 1].copy(), np.asarray(heights, dtype=np.float64).copy()
+    with np.errstate(invalid="ignore"):
+        outside = ((x < x_range[0]) | (x > x_range[1]) | (y < y_range[0]) | (y > y_range[1])
+                   | ~np.isfinite(z) | (z > z_range[1]))
+    x[outside], y[outside], z[outside] = np.nan, np.nan, np.nan
+    return x, y, z
+
+
+def wrap_title(text: str, width: int = 90) -> str:
+    """Break a long title into lines of at most ``width`` characters (Plotly's <br>), at spaces."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(str(text), width)) if text else ""
+
+
 def landscape_figure(xs, ys, Z, paths=None, path_z=None, title: str = "", log_scale: bool = False,
-                     z_label: str = "loss", axis_labels=("x", "y"), surface: bool = True, height: int = 460,
+                     z_label: str = "loss", axis_labels=("x", "y"), surface: bool = True, height: int = 480,
                      widget: bool = False):
     """Draw Z (len(ys), len(xs)) as a surface (left) and a contour (right), with paths on both.
 
     paths: {name: (T, 2) array of (x, y)}; path_z: {name: (T,) heights on the surface} (default: no 3-D path).
     log_scale: draw log10(1 + Z - min Z), which shows the floor of a valley that spans decades.
     widget: return a ``go.FigureWidget`` (for dashboards) instead of a ``go.Figure``.
+    Both panels keep the landscape's own ranges: a path that leaves it is cut at the edge (the contour's axes are
+    fixed; on the surface, points outside the box become gaps), so a diverging path never hides the landscape.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     Z = np.asarray(Z, dtype=np.float64)
     shift = np.nanmin(Z) if log_scale else 0.0
-    view = (lambda z: np.log10(1 + np.asarray(z, dtype=np.float64) - shift)) if log_scale else (lambda z: z)
+    view = (lambda z: np.log10(1 + np.maximum(np.asarray(z, dtype=np.float64) - shift, 0.0))) if log_scale \
+        else (lambda z: np.asarray(z, dtype=np.float64))
     label = f"log10(1 + {z_label} - min)" if log_scale else z_label
     paths, path_z = dict(paths or {}), dict(path_z or {})
+    x_range, y_range = [float(xs[0]), float(xs[-1])], [float(ys[0]), float(ys[-1])]
+    zv = view(Z)
+    z_range = [float(np.nanmin(zv)), float(np.nanmax(zv))]
     if surface:
         fig = make_subplots(rows=1, cols=2, specs=[[{"type": "scene"}, {"type": "xy"}]],
-                            column_widths=[0.5, 0.5], horizontal_spacing=0.06)
-        fig.add_trace(go.Surface(x=xs, y=ys, z=view(Z), colorscale="Viridis", showscale=False, name=z_label,
+                            column_widths=[0.5, 0.5], horizontal_spacing=0.08)
+        fig.add_trace(go.Surface(x=xs, y=ys, z=zv, colorscale="Viridis", showscale=False, name=z_label,
                                  contours={"z": {"show": True, "usecolormap": True, "project_z": True}}),
                       row=1, col=1)
         contour_at = {"row": 1, "col": 2}
     else:
         fig, contour_at = make_subplots(rows=1, cols=1), {"row": 1, "col": 1}
-    fig.add_trace(go.Contour(x=xs, y=ys, z=view(Z), colorscale="Viridis", ncontours=30, name=z_label,
-                             colorbar={"title": {"text": label}, "len": 0.9}), **contour_at)
+    fig.add_trace(go.Contour(x=xs, y=ys, z=zv, colorscale="Viridis", ncontours=30, name=z_label,
+                             colorbar={"title": {"text": label, "side": "right"}, "len": 0.85, "thickness": 14}),
+                  **contour_at)
     for k, (name, path) in enumerate(paths.items()):
         path = np.asarray(path, dtype=np.float64)
         color = PATH_COLORS[k % len(PATH_COLORS)]
         fig.add_trace(go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name=name, legendgroup=name,
                                  line={"color": color, "width": 2}, marker={"size": 4}), **contour_at)
         if surface and name in path_z:
-            fig.add_trace(go.Scatter3d(x=path[:, 0], y=path[:, 1], z=view(path_z[name]), mode="lines+markers",
+            px, py, pz = clip_path_to_window(path, view(path_z[name]), x_range, y_range, z_range)
+            fig.add_trace(go.Scatter3d(x=px, y=py, z=pz, mode="lines+markers",
                                        name=name, legendgroup=name, showlegend=False,
                                        line={"color": color, "width": 5}, marker={"size": 2, "color": color}),
                           row=1, col=1)
-    fig.update_xaxes(title_text=axis_labels[0], range=[xs[0], xs[-1]], **contour_at)
-    fig.update_yaxes(title_text=axis_labels[1], range=[ys[0], ys[-1]], **contour_at)
+    fig.update_xaxes(title_text=axis_labels[0], range=x_range, **contour_at)
+    fig.update_yaxes(title_text=axis_labels[1], range=y_range, **contour_at)
     if surface:
-        fig.update_scenes(xaxis_title=axis_labels[0], yaxis_title=axis_labels[1], zaxis_title=label,
-                          camera={"eye": {"x": 1.5, "y": -1.5, "z": 1.0}})
-    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        small = {"title": {"font": {"size": 11}}, "tickfont": {"size": 9}}
+        fig.update_scenes(xaxis={"title": {"text": axis_labels[0]}, "range": x_range, **small},
+                          yaxis={"title": {"text": axis_labels[1]}, "range": y_range, **small},
+                          zaxis={"title": {"text": label}, "range": z_range, **small},
+                          aspectmode="manual", aspectratio={"x": 1, "y": 1, "z": 0.7},
+                          camera={"eye": {"x": 1.45, "y": -1.45, "z": 0.95}, "center": {"x": 0, "y": 0, "z": -0.1}},
+                          domain={"x": [0.0, 0.44], "y": [0.04, 0.96]})
+    fig.update_layout(title={"text": wrap_title(title), "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+                      height=height, margin={"l": 30, "r": 20, "t": 70 if "<br>" in wrap_title(title) else 50,
+                                             "b": 30},
                       legend={"orientation": "h", "y": -0.12})
     return go.FigureWidget(fig) if widget else fig
 

@@ -3,16 +3,20 @@ networks (not a second copy of them).
 
 A point is wrapped as a one-parameter "model": ``PointModel`` has ``params = {"xy": (2,)}`` and ``grads``, and its
 ``parameters()`` yields ``(self, "xy")``, which is all an optimizer needs.
+
+``lr_sweep`` runs each optimizer for a fixed number of steps at every learning rate of a grid and reports how far
+above the minimum it ends; ``best_learning_rates`` picks each optimizer's best: a fair race gives every optimizer
+its own learning rate, the one that suits it on that landscape.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..nn.layers import Layer
-from ..nn.optim import SGD, Adam, RMSProp
+from ..nn.optim import SGD, Adagrad, Adam, RMSProp
 from .surfaces import get_surface
 
-OPTIMIZERS = ("SGD", "Momentum", "RMSProp", "Adam")
+OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam")
 ESCAPE = 1e6     # a path that leaves this radius has diverged; it stops there
 
 
@@ -26,12 +30,19 @@ class PointModel(Layer):
 
 
 def make_optimizer(name: str, model, lr: float, beta1: float = 0.9, beta2: float = 0.999):
-    """Build optimizer ``name`` for ``model``. beta1 is Momentum's momentum and Adam's first beta; beta2 is RMSProp's
-    averaging constant alpha and Adam's second beta (the same role in both: how long squared gradients are kept)."""
+    """Build optimizer ``name`` for ``model``. beta1 is the momentum of Momentum and Nesterov and Adam's first beta;
+    beta2 is RMSProp's averaging constant alpha and Adam's second beta (the same role in both: how long squared
+    gradients are kept). SGD and Adagrad use neither."""
     if name == "SGD":
         return SGD(model, lr)
     if name == "Momentum":
         return SGD(model, lr, momentum=beta1)
+    if name == "Nesterov":
+        if beta1 <= 0:       # PyTorch refuses Nesterov without momentum; with none it is plain SGD
+            return SGD(model, lr)
+        return SGD(model, lr, momentum=beta1, nesterov=True)
+    if name == "Adagrad":
+        return Adagrad(model, lr)
     if name == "RMSProp":
         return RMSProp(model, lr, alpha=beta2)
     if name == "Adam":
@@ -46,19 +57,51 @@ def trajectory(surface, optimizer: str = "SGD", lr: float | None = None, steps: 
     surface = get_surface(surface)
     model = PointModel(surface.start if start is None else start)
     opt = make_optimizer(optimizer, model, surface.lr if lr is None else lr, beta1, beta2)
-    points = [model.params["xy"].copy()]
+    xy, grad = model.params["xy"], model.grads["xy"]
+    points = np.empty((int(steps) + 1, 2))
+    points[0] = xy
+    n = 1
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(int(steps)):
-            model.grads["xy"][...] = surface.gradient(model.params["xy"])
+            gx, gy = surface.grad(xy[0], xy[1])
+            grad[0], grad[1] = gx, gy
             opt.step()
-            xy = model.params["xy"]
-            if not np.all(np.isfinite(xy)) or np.abs(xy).max() > ESCAPE:
+            if not (np.isfinite(xy[0]) and np.isfinite(xy[1])) or max(abs(xy[0]), abs(xy[1])) > ESCAPE:
                 break
-            points.append(xy.copy())
-    return np.array(points)
+            points[n] = xy
+            n += 1
+    return points[:n]
 
 
-def race(surface, optimizers=OPTIMIZERS, lr: float | None = None, steps: int = 100, beta1: float = 0.9,
+def _lr_for(lr, name):
+    return lr.get(name) if isinstance(lr, dict) else lr
+
+
+def race(surface, optimizers=OPTIMIZERS, lr=None, steps: int = 100, beta1: float = 0.9,
          beta2: float = 0.999, start=None) -> dict:
-    """{name: trajectory} for each optimizer, all from the same start with the same settings."""
-    return {name: trajectory(surface, name, lr, steps, start, beta1, beta2) for name in optimizers}
+    """{name: trajectory} for each optimizer, all from the same start for the same number of steps.
+
+    lr: one learning rate for all, or {name: lr} (each optimizer its own; a fair race), or None (the surface's).
+    """
+    return {name: trajectory(surface, name, _lr_for(lr, name), steps, start, beta1, beta2) for name in optimizers}
+
+
+def final_gap(surface, path: np.ndarray, steps: int) -> float:
+    """How far above the lowest minimum a path ends: f(last point) - min f, or inf if it diverged before ``steps``."""
+    surface = get_surface(surface)
+    if len(path) < int(steps) + 1:
+        return float("inf")
+    return max(surface.value(path[-1]) - surface.min_value, 0.0)
+
+
+def lr_sweep(surface, lrs, steps: int, optimizers=OPTIMIZERS, beta1: float = 0.9, beta2: float = 0.999) -> dict:
+    """{name: (len(lrs),) array}: f after ``steps`` steps minus the minimum, for each learning rate (inf: diverged)."""
+    surface = get_surface(surface)
+    return {name: np.array([final_gap(surface, trajectory(surface, name, float(lr), steps, None, beta1, beta2), steps)
+                            for lr in lrs]) for name in optimizers}
+
+
+def best_learning_rates(sweep: dict, lrs) -> dict:
+    """{name: the learning rate of ``lrs`` with the lowest final gap} (the smallest such rate on a tie)."""
+    lrs = np.asarray(lrs, dtype=np.float64)
+    return {name: float(lrs[int(np.argmin(gaps))]) for name, gaps in sweep.items()}
