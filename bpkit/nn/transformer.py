@@ -153,6 +153,12 @@ class _Composite(Layer):
         for layer in self.layers:
             layer.zero_grad()
 
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
     def astype(self, dtype):
         for layer in self.layers:
             layer.astype(dtype)
