@@ -171,7 +171,7 @@ def test_a_cached_grade_depends_on_its_own_exercise_spec_only(tmp_path, monkeypa
         exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
         spec = FunctionSpec(name="f", signature="f(x)", points=1.0, make_cases=module.make_cases,
                             call=lambda fn, case: {}, grade=lambda case, out: [])
-        return Exercise(id=name, title=name, notebook=f"{name}.ipynb", functions=[spec])
+        return Exercise(id=name, title=name, notebook=f"{name}.ipynb", functions=[spec], spec_path=path)
 
     a, b = tmp_path / "exa.py", tmp_path / "exb.py"
     a.write_text("def make_cases(rng):\n    return []\n")

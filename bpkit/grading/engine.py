@@ -30,10 +30,12 @@ def exercise_digest(exercise) -> str:
     """A fingerprint of the exercise's own spec: what its cached grades depend on besides the submission and the
     secret. Another exercise's code, or a new exercise, leaves it unchanged.
 
-    An exercise may say what it depends on (``exercise.digest``, or ``exercise.spec_files``: paths); otherwise it is
-    the source of the module that defines its functions (``bpkit/exercises/exNN.py``)."""
+    An exercise may say what it depends on (``exercise.digest()``: its spec file and source notebook, or
+    ``exercise.spec_files``: paths); otherwise it is the source file that defines its case generators."""
     import inspect
     given = getattr(exercise, "digest", None)
+    if callable(given):
+        given = given()
     if isinstance(given, str) and given:
         return given
     digest = hashlib.sha256(exercise.id.encode())
