@@ -139,3 +139,48 @@ def test_new_exercise_release_check_and_grade_follow_the_guide(tmp_path, monkeyp
     grades = json.loads((out / "grades.json").read_text())
     (row,) = grades if isinstance(grades, list) else grades["students"]
     assert row["score"] == row["max_score"] == 2.0 and not row.get("flags"), row
+
+
+# ---- Run All through an untouched exercise ----------------------------------------------------------------------
+
+@pytest.fixture
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "bpkit")
+    yield ip
+    ip.run_line_magic("unload_ext", "bpkit")
+
+
+def test_a_provided_cell_that_calls_a_stub_says_so_in_one_line_and_later_cells_too(shell, capsys):
+    stub = 'def f(x):\n    raise NotImplementedError("write f")\n'
+    assert shell.run_cell(stub).success
+    first = shell.run_cell("a = 1\nb = f(a)\nc = b + 1\nc")
+    assert first.success and first.result is None
+    assert "not run yet: this cell calls a function you have not written (write f)" in capsys.readouterr().out
+    later = shell.run_cell("d = c * 2\nd")
+    assert later.success and "this cell needs `c`" in capsys.readouterr().out
+    assert shell.run_cell("def f(x):\n    return x + 1\n").success
+    assert shell.run_cell("b = f(1)\nc = b + 1\nc").result == 3
+    assert shell.run_cell("d = c * 2\nd").result == 6
+    # anything else is reported as usual
+    assert not shell.run_cell("undefined_name_here + 1").success
+    assert not shell.run_cell("raise ValueError('x')").success
+
+
+def test_a_finished_cell_shows_its_last_expression_as_before(shell):
+    assert shell.run_cell("x = [1, 2]\nlen(x)").result == 2
+    assert shell.run_cell("for i in range(2):\n    y = i\ny").result == 1
+    assert shell.run_cell("z = 3;").success
+
+
+@pytest.mark.slow
+def test_run_all_goes_through_an_untouched_released_exercise():
+    """ex06 chains provided cells (a race, then its plot) on the unwritten step: Run All reaches the end."""
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(ROOT / "exercises" / "ex06_gradient_descent.ipynb", as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT / "exercises")}}).execute()   # raises on any error
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "not run yet" in text
