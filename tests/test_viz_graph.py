@@ -140,3 +140,11 @@ def test_gate_notes_follow_the_sliders():
     notes = list(explorer.figure.data[3].text)
     assert "max sends 2<br>to the winner w" in notes
     assert explorer.leaves["w"].grad == 2.0 and explorer.leaves["z"].grad == 0.0
+
+
+def test_the_widget_carries_its_traces_in_its_state_before_it_is_shown():
+    """A FigureWidget that only received add_trace messages before display renders as empty axes in JupyterLab."""
+    explorer = GraphExplorer(gates, {"x": 3.0, "y": -4.0, "z": 2.0, "w": -1.0}, gate_notes=True)
+    state = explorer.figure._widget_data
+    assert [trace["name"] for trace in state] == ["edges", "ops", "values", "gate notes"]
+    assert explorer.figure._widget_layout["xaxis"]["visible"] is False

@@ -211,7 +211,7 @@ def draw_graph(root: Value, title: str | None = None, widget: bool = False, gate
     """
     layout = graph_layout(root)
     edges, ops, values, *notes = _traces_data(layout, root, gate_notes)
-    fig = (go.FigureWidget if widget else go.Figure)()
+    fig = go.Figure()
     fig.add_trace(go.Scatter(**edges, mode="lines", line=dict(color="#888", width=1.5, shape="spline"),
                              hoverinfo="skip",
                              name="edges", showlegend=False))
@@ -227,7 +227,9 @@ def draw_graph(root: Value, title: str | None = None, widget: bool = False, gate
     fig.update_layout(title=title or f"computational graph: {layout.n_nodes} nodes "
                                      f"({len(layout.values)} values, {len(layout.ops)} ops)",
                       margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white", **_size(layout, gate_notes))
-    return fig
+    # The widget is made from the finished figure: traces added to a FigureWidget before it is shown travel only as
+    # messages, which are lost, and JupyterLab then draws empty axes (tests/test_viz_graph.py checks the state).
+    return go.FigureWidget(fig) if widget else fig
 
 
 class GraphExplorer:
