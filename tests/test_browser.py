@@ -17,7 +17,9 @@ import browser_screenshot as lab_tools
 
 pytestmark = pytest.mark.browser
 
-LESSONS = ["lessons/01_chain_rule_sympy.ipynb", "lessons/07_optimizers.ipynb"]
+LESSONS = ["lessons/01_chain_rule_sympy.ipynb", "lessons/02_computational_graphs.ipynb", "lessons/07_optimizers.ipynb"]
+# what a drawn trace leaves in a Plotly figure's DOM (2-D traces, heatmaps, contours, or a 3-D scene)
+DRAWN_TRACES = ".scatterlayer .trace, .heatmaplayer .hm, .contourlayer .contour, .gl-container"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 RUN_TIMEOUT = 90.0  # s per lesson in the browser: the kernel needs < 30 s, drawing 3-D figures in software GL more
 
@@ -128,6 +130,10 @@ def test_lesson_runs_and_its_widgets_respond(lesson, course, lab, page):
 
     lab_tools.frame_widget(page)
     page.screenshot(path=str(ARTIFACTS / f"{name}-widget-before.png"))
+    drawn = slider.evaluate(f"""el => {{ const plot = el.closest('.jp-Cell').querySelector('.js-plotly-plot');
+        return plot ? plot.querySelectorAll({DRAWN_TRACES!r}).length : -1; }}""")
+    assert drawn > 0, (f"{lesson}: the first slider's figure drew no trace ({drawn}): a FigureWidget that got its "
+                       "traces only as messages before it was shown renders as empty axes")
     moved = lab_tools.move_a_slider_and_wait_for_change(page)
     page.screenshot(path=str(ARTIFACTS / f"{name}-widget-after-slider-{moved}.png"))
     after = lab_tools.notebook_state(page)
