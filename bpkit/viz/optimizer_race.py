@@ -188,5 +188,5 @@ class OptimizerRace(Dashboard):
             rows.append(f"<tr><td style='color:{PATH_COLORS[k % len(PATH_COLORS)]}'><b>{name}</b></td>"
                         f"<td>{lrs[name]:.3g}</td><td>{status}</td>"
                         f"<td>({path[-1, 0]:.3f}, {path[-1, 1]:.3f})</td></tr>")
-        self.summary.value = ("<table style='margin-top:60px'><tr><th>optimizer</th><th>learning rate</th>"
+        self.summary.value = ("<table style='margin-top:60px; white-space:nowrap'><tr><th>optimizer</th><th>learning rate</th>"
                               "<th>final loss</th><th>final point</th></tr>" + "".join(rows) + "</table>")
