@@ -239,8 +239,8 @@ def cases_for(spec):
                     with np.errstate(all="ignore"):
                         case[MISTAKES][m.name] = {k: np.asarray(v) if type(v) in (int, float) else v
                                                   for k, v in spec.call(m.implementation(reference), case).items()}
-                except Exception:  # noqa: BLE001
-                    case[MISTAKES][m.name] = None
+                except Exception as exc:  # noqa: BLE001
+                    case[MISTAKES][m.name] = {"__raises__": type(exc).__name__}
             if spec.exact is not None:
                 case[EXACT] = spec.exact(case)
         _CASES[spec.name] = public + hidden

@@ -94,6 +94,13 @@ def test_a_crash_on_one_case_does_not_hide_the_diagnosis_from_the_others(monkeyp
     text = str(check(linear_backward))
     assert "ERROR" in text and "dx needs W transposed" in text
     assert text.count("dx needs W transposed") == 2   # once as the catalogued hint, once for the crashed cases
+    assert "matmul: the inner sizes do not match" in text and "gufunc" not in text
+
+    def linear_backward(dout, x, W):   # the same crash, and a different mistake in db: the crash gets dx's hint
+        return dout @ W, x.T @ dout, dout.mean(axis=0)
+    text = str(check(linear_backward))
+    crash = text.split("ERROR")[1].split("\n  ok")[0]
+    assert "dx needs W transposed" in crash and "1/N" not in crash
 
 
 def test_finite_differences_get_a_note(monkeypatch):
@@ -157,7 +164,7 @@ def test_a_provided_cell_that_calls_a_stub_says_so_in_one_line_and_later_cells_t
     assert shell.run_cell(stub).success
     first = shell.run_cell("a = 1\nb = f(a)\nc = b + 1\nc")
     assert first.success and first.result is None
-    assert "not run yet: this cell calls a function you have not written (write f)" in capsys.readouterr().out
+    assert "not run yet: this cell calls `f`, which you have not written yet" in capsys.readouterr().out
     later = shell.run_cell("d = c * 2\nd")
     assert later.success and "this cell needs `c`" in capsys.readouterr().out
     assert shell.run_cell("def f(x):\n    return x + 1\n").success

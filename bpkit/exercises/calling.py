@@ -7,6 +7,7 @@ object array) or as a short string describing what was wrong with it.
 from __future__ import annotations
 
 import os
+import re
 import sysconfig
 import traceback
 from typing import Any, Callable
@@ -116,6 +117,11 @@ def student_frame(exc: BaseException):
 def describe_exception(exc: BaseException) -> str:
     """"ValueError: ... (line 4 of linear_backward in cell In[5]: dW = x @ dout)": the error and the student's line."""
     text = f"{type(exc).__name__}: {exc}".strip()
+    matmul = re.search(r"matmul: Input operand \d has a mismatch in its core dimension \d.*\(size (\d+) is "
+                       r"different from (\d+)\)", text)
+    if matmul:   # numpy's gufunc wording, in plain words
+        text = (f"{type(exc).__name__}: matmul: the inner sizes do not match ({matmul.group(1)} against "
+                f"{matmul.group(2)})")
     if len(text) > 300:
         text = text[:297] + "..."
     frame = student_frame(exc)

@@ -21,6 +21,7 @@ from .calling import INPUT_PREFIX as INPUT, MESSAGE, STATUS
 from .spec import Case, CheckResult, FunctionSpec, Mistake, Outputs, Status
 
 EXPECTED, MISTAKES, EXACT = "__expected__", "__mistakes__", "__exact__"   # keys of a case carrying public data
+RAISES = "__raises__"   # a stored mistake output {RAISES: "ValueError"}: the mistake crashes on that case
 FD_LOW, FD_HIGH = 1e-12, 1e-6   # an answer this far from the exact one, yet passing, looks like finite differences
 
 
@@ -79,7 +80,8 @@ class Context:
         if mistake.name not in self._mistake_outputs:
             stored = self.case.get(MISTAKES)
             if stored is not None:
-                self._mistake_outputs[mistake.name] = stored.get(mistake.name)
+                found = stored.get(mistake.name)
+                self._mistake_outputs[mistake.name] = None if found is None or RAISES in found else found
             else:
                 try:
                     with np.errstate(all="ignore"):  # an unstable mistake overflows on purpose

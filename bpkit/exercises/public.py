@@ -19,7 +19,7 @@ import numpy as np
 
 from . import drivers
 from .calling import INPUT_PREFIX as INPUT
-from .checks import EXACT, EXPECTED, MISTAKES, Check, as_arrays, make_grade, same
+from .checks import EXACT, EXPECTED, MISTAKES, RAISES, Check, as_arrays, make_grade, same
 from .spec import Exercise, FunctionSpec, Mistake
 
 FORMAT = 1
@@ -70,11 +70,12 @@ def _decode(value):
 
 
 def _outputs_or_none(spec: FunctionSpec, fn, case):
+    """The mistake's outputs, or {RAISES: exception type} when it crashes on this case (to explain a crash)."""
     try:
         with np.errstate(all="ignore"):
             return as_arrays(spec.call(fn, case))
-    except Exception:  # noqa: BLE001 - a mistake that crashes on this case simply cannot match it
-        return None
+    except Exception as exc:  # noqa: BLE001 - a mistake that crashes on this case cannot match outputs
+        return {RAISES: type(exc).__name__}
 
 
 def public_cases(spec: FunctionSpec) -> list[dict]:
@@ -108,8 +109,8 @@ def _compact(cases: list[dict]) -> list[dict]:
         case = dict(case)
         compact = {}
         for name, outputs in case[MISTAKES].items():
-            if outputs is None:
-                compact[name] = None
+            if outputs is None or RAISES in outputs:
+                compact[name] = outputs
                 continue
             right_keys = [k for k, v in outputs.items() if _right(case, k) is not None and _same_exactly(v, _right(case, k))]
             compact[name] = {"differs": {k: v for k, v in outputs.items() if k not in right_keys},
@@ -130,7 +131,7 @@ def _same_exactly(a, b) -> bool:
 def _expand(cases: list[dict]) -> list[dict]:
     for case in cases:
         for name, stored in list(case.get(MISTAKES, {}).items()):
-            if stored is None or "differs" not in stored:
+            if stored is None or "differs" not in stored:   # None, or {RAISES: type}
                 continue
             outputs = {k: _right(case, k) for k in stored["right"]}
             outputs.update(stored["differs"])

@@ -82,7 +82,7 @@ class Row:
         bad = self.first_failure
         if bad is None:
             return "", ""
-        where = f" (case {bad.case})" if bad.case else ""
+        where = f" (case {bad.case})" if bad.case and bad.status not in ("not_implemented", "missing") else ""
         return (bad.message + where if bad.message else ""), bad.hint
 
 

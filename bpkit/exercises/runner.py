@@ -5,9 +5,12 @@ notebook checking its own work) the call happens in-process, each call limited t
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .calling import SIGNATURE, CallTimeout, describe_exception, time_limit
+from .checks import MISTAKES, RAISES
 from .public import public_seed
 from .spec import Case, CheckResult, FunctionSpec, Status
 
@@ -65,20 +68,54 @@ def run_checks(spec: FunctionSpec, fn, cases: list[Case] | None = None,
         except Exception as exc:  # noqa: BLE001 - outputs so strange that a comparison failed
             rows += spec.failure(case, Status.INVALID, f"could not check what {spec.name} returned: "
                                  f"{type(exc).__name__}: {exc}")
-    explain_errors(rows)
+    explain_errors(rows, {spec.name: spec}, {spec.name: cases})
     return rows
 
 
-def explain_errors(rows: list[CheckResult]) -> None:
-    """A crash on one case must not hide a diagnosis other cases support: give the error rows that hint too
-    (the hint of the same check where one exists, else the most frequent hint of the function)."""
-    diagnosed = [r for r in rows if r.status == "ok" and not r.passed and r.hint]
-    if not diagnosed:
-        return
-    texts = [r.hint for r in diagnosed]
-    common = max(set(texts), key=texts.count)
-    by_check = {r.name: r.hint for r in diagnosed}
+def explain_errors(rows: list[CheckResult], specs: dict | None = None, cases: dict | None = None) -> None:
+    """A crash on one case must not hide a diagnosis other cases support.
+
+    For each function, a case that raised gets the hint of the catalogued mistake that raises the same exception
+    on that case (when ``specs`` and ``cases`` are given: name -> FunctionSpec, name -> list of cases), preferring
+    one the other cases were diagnosed with; without that, the one hint the function's other cases agree on.
+    """
+    by_function: dict[str, list[CheckResult]] = {}
     for r in rows:
-        if r.status == "error":
-            hint = by_check.get(r.name, common)
-            r.hint = f"{hint} (the other cases show it; this one crashed on it)"
+        by_function.setdefault(r.function, []).append(r)
+    for function, group in by_function.items():
+        diagnosed = {r.hint for r in group if r.status == "ok" and not r.passed and r.hint}
+        spec = (specs or {}).get(function)
+        labelled = {str(c.get("label", "")): c for c in (cases or {}).get(function, [])}
+        for r in group:
+            if r.status != "error" or r.name != "runs":
+                continue
+            hint = _crash_hint(spec, labelled.get(r.case), r.message, diagnosed) if spec is not None else ""
+            if not hint and len(diagnosed) == 1:
+                hint = next(iter(diagnosed))
+            if hint:
+                r.hint = f"{hint} (the other cases show it; this one crashed on it)" if hint in diagnosed else hint
+
+
+def _crash_hint(spec: FunctionSpec, case, message: str, diagnosed: set) -> str:
+    """The hint of a catalogued mistake that raises the student's exception type on ``case``."""
+    if case is None:
+        return ""
+    match = re.search(r"\b([A-Za-z_]\w*(?:Error|Exception))\b", message)   # "ValueError: ...", "f: raised ValueError"
+    kind = match.group(1) if match else ""
+    found = []
+    stored = case.get(MISTAKES)
+    for mistake in spec.mistakes:
+        if stored is not None:   # public check data: which mistakes crash on this case was recorded at release
+            if (stored.get(mistake.name) or {}).get(RAISES) == kind:
+                found.append(mistake.hint)
+            continue
+        if mistake.derived:
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                spec.call(mistake.implementation(None), case)
+        except Exception as exc:  # noqa: BLE001 - the mistake crashes here too: a candidate
+            if type(exc).__name__ == kind:
+                found.append(mistake.hint)
+    preferred = [h for h in found if h in diagnosed]
+    return (preferred or found or [""])[0]

@@ -67,9 +67,18 @@ def _unfinished(namespace: dict, error: BaseException, names) -> None:
         print(f"not run yet: this cell needs `{error.name}`, which an earlier cell could not compute because a "
               "function is not written yet; write it, then run the cells again")
     else:
-        text = str(error).strip()
-        print("not run yet: this cell calls a function you have not written" + (f" ({text})" if text else "")
-              + "; write it, then run this cell again")
+        name = _raising_function(error)
+        what = f"`{name}`, which you have not written yet" if name else "a function you have not written yet"
+        print(f"not run yet: this cell calls {what}; write it (and run its check), then run this cell again")
+
+
+def _raising_function(error: BaseException) -> str:
+    """The name of the function whose body raised (the stub), from the traceback."""
+    tb, name = error.__traceback__, ""
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+    return "" if name.startswith("<") else name
 
 
 def _is_pending(error: BaseException) -> bool:

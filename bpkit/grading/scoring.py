@@ -46,7 +46,7 @@ def score_run(exercise, cases: dict, run: RawRun, timeout: float, memory_mb: flo
                 status, message = ending or (Status.ERROR, "no result came back for this case")
                 rows += spec.failure(case, status, message, hint=HINTS.get(status, ""))
     from bpkit.exercises.runner import explain_errors
-    explain_errors(rows)     # a case that crashed gets the diagnosis the other cases support
+    explain_errors(rows, specs, cases)     # a case that crashed gets the diagnosis the other cases support
     result = summarize(exercise, rows, notes)
     if state["memory"] and result["status"] in (Status.ERROR, Status.MISSING) and result["score"] < result["max_score"]:
         result["status"] = Status.MEMORY
