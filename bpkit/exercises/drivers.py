@@ -175,6 +175,21 @@ def _second_graph(a, b):
 UNARY_OPS = ("tanh", "exp", "pow")
 
 
+def _run_backward(node, g) -> None:
+    """``node._backward(g)``; a closure written micrograd's way (no argument) gets one clear line."""
+    import inspect
+
+    try:
+        takes = len(inspect.signature(node._backward).parameters)
+    except (TypeError, ValueError):
+        takes = 1
+    if takes == 0:
+        raise TypeError("_backward takes no argument: in this course (lesson 02's API) it receives the upstream "
+                        "gradient, def _backward(g), and adds g * (local derivative) to each parent's .grad "
+                        "(micrograd's _backward() reads out.grad instead)")
+    node._backward(g)
+
+
 def _one_op(V, op, case):
     """Build one op from fresh leaves, run only its ``_backward(g)``; then the same op twice on one leaf.
 
@@ -191,15 +206,15 @@ def _one_op(V, op, case):
     first = case["p"] if op == "pow" else case["a"]
     leaves = [V(first), V(case["b"])] if op == "mul" else [V(first)]
     out = build(*leaves)
-    out._backward(g)
+    _run_backward(out, g)
     result = {f"{op}.data": plain(out.data), f"{op}.grads": plain([leaf.grad for leaf in leaves])}
     c = V(first)
     if op == "mul":
         square = c * c
-        square._backward(g)
+        _run_backward(square, g)
     else:
         for node in (build(c), build(c)):
-            node._backward(g)
+            _run_backward(node, g)
     result[f"{op}.twice"] = plain(c.grad)
     return result
 

@@ -82,7 +82,8 @@ class Row:
         bad = self.first_failure
         if bad is None:
             return "", ""
-        where = f" (case {bad.case})" if bad.case and bad.status not in ("not_implemented", "missing") else ""
+        label = bad.case if bad.case.startswith("case") else f"case {bad.case}"
+        where = f" ({label})" if bad.case and bad.status not in ("not_implemented", "missing") else ""
         return (bad.message + where if bad.message else ""), bad.hint
 
 
@@ -114,12 +115,15 @@ class CheckReport:
         return report
 
     def _hints(self, name: str, kind: str = "hint") -> dict[int, str]:
-        """Row index -> hint (or note), each distinct text shown once per function (on its first row)."""
+        """Row index -> hint (or note, or message), each distinct text shown once per function (on its first row)."""
         shown, out = set(), {}
         for i, row in enumerate(self._function_rows(name)):
-            text = row.details[1] if kind == "hint" else row.note
-            if text and text not in shown:
-                shown.add(text)
+            text = {"hint": row.details[1], "note": row.note, "message": row.details[0]}[kind]
+            if kind == "message":   # the same error on every row of a part: once, without its case
+                text = text.split(" (case ")[0] if text else text
+            key = text.split(" (the other cases show it")[0]
+            if text and key not in shown:
+                shown.add(key)
                 out[i] = text
         return out
 
@@ -157,7 +161,7 @@ class CheckReport:
         lines = [f"check: {p}" for p in self.problems]
         for name in self.functions():
             rows = self._function_rows(name)
-            hints, notes = self._hints(name), self._hints(name, "note")
+            hints, notes, messages = self._hints(name), self._hints(name, "note"), self._hints(name, "message")
             got, full = sum(r.points for r in rows), sum(r.max_points for r in rows)
             lines.append(f"{self.signatures.get(name, name)}: {_points(got)}/{_points(full)} points, "
                          f"{self._summary(rows)}")
@@ -167,7 +171,7 @@ class CheckReport:
                     error = f"  rel. error {row.rel_error}" if row.rel_error else ""
                     lines.append(f"  {row.verdict:<5} {row.title}"
                                  f"{error}  [{row.cases}, {_points(row.points)}/{_points(row.max_points)}]")
-                message, hint = row.details[0], hints.get(i, "")
+                message, hint = (row.details[0] if i in messages else ""), hints.get(i, "")
                 if message and not (collapsed and row.status == "not_implemented"):
                     lines.append(f"        {message}")
                 if hint:
@@ -200,10 +204,10 @@ class CheckReport:
                 "</tr></thead><tbody>"]
         for name in self.functions():
             rows = self._function_rows(name)
-            hints, notes = self._hints(name), self._hints(name, "note")
+            hints, notes, messages = self._hints(name), self._hints(name, "note"), self._hints(name, "message")
             for i, row in enumerate(rows):
                 color = "#1a7f37" if row.passed else "#cf222e" if row.status in ("ok", "error") else "#9a6700"
-                message, hint = row.details[0], hints.get(i, "")
+                message, hint = (row.details[0] if i in messages else ""), hints.get(i, "")
                 advice = "<br>".join(x for x in (e(message), f"<b>hint:</b> {e(hint)}" if hint else "",
                                                  f"<b>note:</b> {e(notes[i])}" if i in notes else "") if x)
                 first = (f'<td rowspan="{len(rows)}" style="{cell}"><code style="white-space:normal">'
