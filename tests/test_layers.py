@@ -52,7 +52,7 @@ def test_whole_network_gradient_check():
 def test_a_wrong_backward_fails_the_check():
     class BadTanh(nn.Tanh):
         def backward(self, dout):
-            return dout * (1 - self.out)  # forgot to square
+            return dout * (1 - self.cache)  # forgot to square (the cache is t = tanh(x))
 
     report = check_layer(BadTanh(), np.random.default_rng(0).standard_normal((4, 3)))
     assert not report.passed and report.max_error > 1e-3
@@ -126,3 +126,28 @@ def test_sequential_parameters_and_zero_grad():
 def test_sequential_rejects_non_layers():
     with pytest.raises(TypeError, match="layer 1"):
         nn.Sequential(nn.ReLU(), "relu")
+
+
+def test_train_and_eval_reach_every_layer_even_nested():
+    inner = nn.Sequential(nn.Linear(2, 2, seed=0), nn.ReLU())
+
+    class Plain:  # a duck-typed layer with no train(): it still gets the flag
+        def forward(self, x):
+            return x
+
+        def backward(self, dout):
+            return dout
+
+        def parameters(self):
+            return iter(())
+
+    plain = Plain()
+    model = nn.Sequential(inner, nn.Tanh(), plain)
+    assert model.training and all(layer.training for layer in inner)
+    assert model.eval() is model
+    assert not model.training and not inner.training and not plain.training
+    assert not any(layer.training for layer in inner) and not model[1].training
+    model.train()
+    assert model.training and inner[0].training and model[1].training and plain.training
+    model.train(False)
+    assert not inner[1].training

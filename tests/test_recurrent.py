@@ -20,11 +20,13 @@ def test_embedding_weight_gradient_matches_numerical(N, T, V, E):
     assert relative_error(emb.grads["W"], numerical) <= TOLERANCE
 
 
-def test_embedding_lookup_padding_and_float_ids():
+def test_embedding_lookup_padding_and_float_ids_refused():
     emb = nn.Embedding(4, 2, padding_idx=0, seed=0)
     np.testing.assert_array_equal(emb.params["W"][0], [0.0, 0.0])
     idx = np.array([[0, 2, 2], [3, 1, 0]])
-    out = emb.forward(idx.astype(np.float64))    # fit hands integer data over as floats
+    with pytest.raises(TypeError, match="expected integer token ids, got dtype float64"):
+        emb.forward(idx.astype(np.float64))      # fit and predict hand integer ids over as they are
+    out = emb.forward(idx)
     np.testing.assert_array_equal(out, emb.params["W"][idx])
     emb.backward(np.ones((2, 3, 2)))
     np.testing.assert_array_equal(emb.grads["W"], [[0, 0], [1, 1], [2, 2], [1, 1]])

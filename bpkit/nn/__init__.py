@@ -1,4 +1,5 @@
 """A small NumPy neural-network library whose every backward pass is written out by hand."""
+from . import functional
 from .attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
 from .clip import clip_grad_norm, grad_norm
 from .conv import Conv2d, MaxPool2d, col2im, im2col
@@ -16,7 +17,7 @@ from .transformer import (CausalTransformerLM, FeedForward, PositionalEncoding, 
                           sinusoidal_positions)
 
 __all__ = [
-    "Layer", "Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "sigmoid", "Sequential",
+    "functional", "Layer", "Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "sigmoid", "Sequential",
     "mse_loss", "softmax_cross_entropy", "bce_with_logits", "softmax", "log_softmax",
     "SGD", "Adagrad", "RMSProp", "Adam", "AdamW", "Optimizer",
     "xavier_uniform", "xavier_normal", "he_normal", "he_uniform",

@@ -5,6 +5,9 @@ im2col lays every receptive field out as one row, so a convolution becomes one m
 ``dcols = dout W``) and col2im, which adds each row of ``dcols`` back onto the pixels it was copied from.
 Max-pooling reuses the same two helpers: a window's gradient goes to its argmax.
 
+Functional pairs: ``conv2d_forward`` / ``conv2d_backward`` and ``maxpool2d_forward`` / ``maxpool2d_backward``; the
+classes ``Conv2d`` and ``MaxPool2d`` check their input, keep params/grads and call them.
+
 Shapes: N images, C input channels, H x W pixels, F filters (output channels) of kh x kw, output Ho x Wo with
 ``Ho = (H + 2 pad - kh) // stride + 1`` (PyTorch's rule: a last partial window is dropped).
 """
@@ -103,8 +106,40 @@ def _image_input(x, channels: int | None, what: str) -> np.ndarray:
     return x
 
 
+# ---- convolution -------------------------------------------------------------------------------------------------
+def conv2d_forward(x, W, b, stride=1, padding=0):
+    """Convolution as one GEMM of im2col's rows with the filters: ``out[n, f] = sum_c x_pad[n, c] (*) W[f, c] + b[f]``.
+
+    x: (N, C, H, W), W: (F, C, kh, kw), b: (F,); stride, padding: ints or (row, column) pairs.
+    Returns out: (N, F, Ho, Wo) in x's dtype, and the cache (x_shape, cols (N Ho Wo, C kh kw), W, stride, padding).
+    """
+    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    F, _, kh, kw = W.shape
+    Ho, Wo = _check_geometry(x.shape, (kh, kw), stride, padding, "conv2d input")
+    W = W.astype(x.dtype, copy=False)
+    cols = im2col(x, (kh, kw), stride, padding)                           # (N * Ho * Wo, C * kh * kw)
+    out = cols @ W.reshape(F, -1).T + b.astype(x.dtype, copy=False)      # (N * Ho * Wo, F)
+    out = out.reshape(x.shape[0], Ho, Wo, F).transpose(0, 3, 1, 2)
+    return out, (x.shape, cols, W, stride, padding)
+
+
+def conv2d_backward(dout, cache):
+    """dout: (N, F, Ho, Wo), cache from ``conv2d_forward`` -> (dx: (N, C, H, W), dW: (F, C, kh, kw), db: (F,)).
+
+    Two GEMMs and col2im: dW = dout^T cols, db = the sum of dout, dx = col2im(dout W).
+    """
+    x_shape, cols, W, stride, padding = cache
+    F = W.shape[0]
+    d2 = dout.transpose(0, 2, 3, 1).reshape(-1, F)                        # (N * Ho * Wo, F), as out was
+    dW = (d2.T @ cols).reshape(W.shape)
+    db = d2.sum(axis=0)
+    dcols = d2 @ W.reshape(F, -1).astype(d2.dtype, copy=False)
+    return col2im(dcols, x_shape, W.shape[2:], stride, padding), dW, db
+
+
 class Conv2d(Layer):
-    """2-D convolution (cross-correlation, as in every deep-learning library), PyTorch's layout.
+    """2-D convolution (cross-correlation, as in every deep-learning library), PyTorch's layout
+    (``conv2d_forward`` / ``conv2d_backward``).
 
     x: (N, C, H, W) -> out: (N, F, Ho, Wo), ``out[n, f] = sum_c x_pad[n, c] (*) W[f, c] + b[f]``.
     W: (F, C, kh, kw) initialized by ``init`` with fan_in = C kh kw (He by default, for ReLU networks);
@@ -126,30 +161,21 @@ class Conv2d(Layer):
         W = np.ascontiguousarray(W.T.reshape(self.out_channels, self.in_channels, kh, kw))
         self.params = {"W": W, "b": np.zeros(self.out_channels, dtype=dtype)}
         self.grads = {"W": np.zeros_like(W), "b": np.zeros(self.out_channels, dtype=dtype)}
-        self.cols = None
 
     def forward(self, x):
-        """x: (N, C, H, W) -> (N, F, Ho, Wo), in x's dtype: one GEMM of im2col's rows with the filters."""
+        """x: (N, C, H, W) -> (N, F, Ho, Wo), in x's dtype."""
         x = _image_input(x, self.in_channels, "Conv2d input")
-        Ho, Wo = _check_geometry(x.shape, self.kernel_size, self.stride, self.padding, "Conv2d input")
-        W = self.params["W"].astype(x.dtype, copy=False)
-        b = self.params["b"].astype(x.dtype, copy=False)
-        self.x_shape, self.cols = x.shape, im2col(x, self.kernel_size, self.stride, self.padding)
-        out = self.cols @ W.reshape(self.out_channels, -1).T + b          # (N * Ho * Wo, F)
-        return out.reshape(x.shape[0], Ho, Wo, self.out_channels).transpose(0, 3, 1, 2)
+        _check_geometry(x.shape, self.kernel_size, self.stride, self.padding, "Conv2d input")
+        out, self.cache = conv2d_forward(x, self.params["W"], self.params["b"], self.stride, self.padding)
+        self.out_shape = out.shape
+        return out
 
     def backward(self, dout):
-        """dout: (N, F, Ho, Wo) -> dx (N, C, H, W). dW = dout^T cols, db = sum of dout, dx = col2im(dout W)."""
-        cols = self._require_forward("cols")
-        N, F = self.x_shape[0], self.out_channels
-        Ho, Wo = _check_geometry(self.x_shape, self.kernel_size, self.stride, self.padding, "Conv2d input")
-        dout = self._check_dout(dout, np.empty((N, F, Ho, Wo)))
-        d2 = dout.transpose(0, 2, 3, 1).reshape(-1, F)                        # (N * Ho * Wo, F), as out was
-        W = self.params["W"]
-        self.grads["W"][...] = (d2.T @ cols).reshape(W.shape)
-        self.grads["b"][...] = d2.sum(axis=0)
-        dcols = d2 @ W.reshape(F, -1).astype(d2.dtype, copy=False)
-        return col2im(dcols, self.x_shape, self.kernel_size, self.stride, self.padding)
+        """dout: (N, F, Ho, Wo) -> dx (N, C, H, W); fills grads["W"] (F, C, kh, kw) and grads["b"] (F,)."""
+        self._require_forward("cache")
+        dout = self._check_dout(dout, self.out_shape)
+        dx, self.grads["W"][...], self.grads["b"][...] = conv2d_backward(dout, self.cache)
+        return dx
 
     def __repr__(self):
         extra = f", stride={self.stride}" if self.stride != (1, 1) else ""
@@ -157,8 +183,41 @@ class Conv2d(Layer):
         return f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}{extra})"
 
 
+# ---- max-pooling -------------------------------------------------------------------------------------------------
+def maxpool2d_forward(x, kernel_size, stride=None):
+    """The largest value of each window, per channel; windows side by side when stride is None (the kernel size).
+
+    x: (N, C, H, W); kernel_size, stride: ints or (row, column) pairs.
+    Returns out: (N, C, Ho, Wo), and the cache (x_shape, argmax (N C Ho Wo,): the flat position of each window's
+    maximum in its kh * kw window, the first one on ties, kernel, stride).
+    """
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else _pair(stride, "stride")
+    N, C = x.shape[:2]
+    Ho, Wo = _check_geometry(x.shape, kernel, stride, (0, 0), "maxpool2d input")
+    # Treat each channel as its own one-channel image: rows of im2col are then single windows.
+    cols = im2col(x.reshape(N * C, 1, *x.shape[2:]), kernel, stride)         # (N C Ho Wo, kh kw)
+    argmax = cols.argmax(axis=1)
+    out = np.take_along_axis(cols, argmax[:, None], axis=1)
+    return out.reshape(N, C, Ho, Wo), (x.shape, argmax, kernel, stride)
+
+
+def maxpool2d_backward(dout, cache):
+    """dout: (N, C, Ho, Wo), cache from ``maxpool2d_forward`` -> dx: (N, C, H, W).
+
+    Each window's gradient goes to the position of its maximum; every other pixel gets 0 (overlapping windows
+    that share a maximum add their gradients there).
+    """
+    x_shape, argmax, kernel, stride = cache
+    N, C, H, W = x_shape
+    dcols = np.zeros((argmax.size, kernel[0] * kernel[1]), dtype=dout.dtype)
+    np.put_along_axis(dcols, argmax[:, None], dout.reshape(-1, 1), axis=1)
+    return col2im(dcols, (N * C, 1, H, W), kernel, stride).reshape(x_shape)
+
+
 class MaxPool2d(Layer):
-    """The largest value of each window, per channel: (N, C, H, W) -> (N, C, Ho, Wo).
+    """The largest value of each window, per channel: (N, C, H, W) -> (N, C, Ho, Wo)
+    (``maxpool2d_forward`` / ``maxpool2d_backward``).
 
     stride defaults to the kernel size (windows side by side). Backward sends each window's gradient to the
     position of its maximum (the first one on ties, as np.argmax picks), every other pixel gets 0.
@@ -168,26 +227,17 @@ class MaxPool2d(Layer):
         super().__init__()
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
-        self.argmax = None
 
     def forward(self, x):
         x = _image_input(x, None, "MaxPool2d input")
-        N, C = x.shape[:2]
-        Ho, Wo = _check_geometry(x.shape, self.kernel_size, self.stride, (0, 0), "MaxPool2d input")
-        # Treat each channel as its own one-channel image: rows of im2col are then single windows.
-        cols = im2col(x.reshape(N * C, 1, *x.shape[2:]), self.kernel_size, self.stride)  # (N C Ho Wo, kh kw)
-        self.x_shape, self.argmax = x.shape, cols.argmax(axis=1)
-        out = np.take_along_axis(cols, self.argmax[:, None], axis=1)
-        return out.reshape(N, C, Ho, Wo)
+        _check_geometry(x.shape, self.kernel_size, self.stride, (0, 0), "MaxPool2d input")
+        out, self.cache = maxpool2d_forward(x, self.kernel_size, self.stride)
+        self.out_shape = out.shape
+        return out
 
     def backward(self, dout):
-        argmax = self._require_forward("argmax")
-        N, C, H, W = self.x_shape
-        Ho, Wo = _check_geometry(self.x_shape, self.kernel_size, self.stride, (0, 0), "MaxPool2d input")
-        dout = self._check_dout(dout, np.empty((N, C, Ho, Wo)))
-        dcols = np.zeros((argmax.size, self.kernel_size[0] * self.kernel_size[1]), dtype=dout.dtype)
-        np.put_along_axis(dcols, argmax[:, None], dout.reshape(-1, 1), axis=1)
-        return col2im(dcols, (N * C, 1, H, W), self.kernel_size, self.stride).reshape(self.x_shape)
+        self._require_forward("cache")
+        return maxpool2d_backward(self._check_dout(dout, self.out_shape), self.cache)
 
     def __repr__(self):
         stride = "" if self.stride == self.kernel_size else f", stride={self.stride}"

@@ -1,5 +1,7 @@
 """Losses: each returns ``(loss, dinput)``, the mean over the batch and its gradient with respect to the input.
 
+Each loss is its own functional pair in one call (CS231n's ``softmax_loss`` style): the value and the gradient
+share the intermediates (the softmax, the sigmoid), so computing them together costs one pass.
 All are stable for logits of magnitude 1e3: they never exponentiate a large positive number.
 """
 from __future__ import annotations
@@ -7,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import as_float_array, as_labels, require_ndim, require_same_shape
+from .layers import sigmoid
 
 
 def mse_loss(pred, target):
@@ -23,13 +26,13 @@ def mse_loss(pred, target):
 
 def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     """log softmax along ``axis`` (the classes; the last one by default) via log-sum-exp: subtract the max before
-    exponentiating."""
+    exponentiating. logits: any shape -> the same shape."""
     shifted = logits - logits.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Probabilities along the last axis, computed stably."""
+    """Probabilities along the last axis, computed stably. logits: (..., C) -> (..., C), rows summing to 1."""
     return np.exp(log_softmax(np.asarray(logits)))
 
 
@@ -65,5 +68,4 @@ def bce_with_logits(logits, targets):
     if t.size and (t.min() < 0 or t.max() > 1):
         raise ValueError(f"targets: expected values in [0, 1], got values from {t.min()} to {t.max()}")
     loss = float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))
-    from .layers import sigmoid
     return loss, (sigmoid(z) - t) / z.size

@@ -6,12 +6,15 @@ from typing import Callable
 
 import numpy as np
 
-from .._validate import as_float_array, as_rng
+from .._validate import as_rng
 from .layers import Layer
 
 
 class Sequential(Layer):
-    """Layers applied in order; backward runs them in reverse and returns the gradient for the input."""
+    """Layers applied in order; backward runs them in reverse and returns the gradient for the input.
+
+    ``model.train()`` / ``model.eval()`` switch every layer between training and test behaviour (``training``).
+    """
 
     def __init__(self, *layers: Layer):
         super().__init__()
@@ -37,17 +40,24 @@ class Sequential(Layer):
         for layer in self.layers:
             yield from layer.parameters()
 
-    def zero_grad(self) -> None:
-        for layer, name in self.parameters():
-            layer.grads[name].fill(0.0)
+    def children(self):
+        """The layers, in order: ``train()`` / ``eval()`` (inherited from Layer) set ``training`` on each."""
+        return iter(self.layers)
 
     def train(self, mode: bool = True):
-        """Put every layer in training mode (``mode=True``) or evaluation mode; returns the model."""
+        """Set ``training = mode`` on the model and every layer in it (layers without ``train`` get the attribute
+        set); returns the model. Dropout and batch normalization read ``training`` in ``forward``."""
         self.training = bool(mode)
         for layer in self.layers:
             if hasattr(layer, "train"):
                 layer.train(mode)
+            else:
+                layer.training = bool(mode)
         return self
+
+    def zero_grad(self) -> None:
+        for layer, name in self.parameters():
+            layer.grads[name].fill(0.0)
 
     def astype(self, dtype):
         for layer in self.layers:
@@ -113,8 +123,9 @@ def evaluate(model, loss_fn: Callable, X, y, batch_size: int = 1024):
 
 
 def predict(model, X, batch_size: int = 1024) -> np.ndarray:
-    """The model's outputs for every row of X, computed in batches, in evaluation mode (``model.eval()``)."""
-    X = as_float_array(X, "X")
+    """The model's outputs for every row of X, computed in batches, in evaluation mode (``model.eval()``, restored
+    after). X keeps its dtype (integer token ids stay integers for an Embedding; the first layer checks its input)."""
+    X = np.asarray(X)
     training = getattr(model, "training", None)
     if training and hasattr(model, "eval"):
         model.eval()                    # BatchNorm's running statistics, no dropout; restored below
@@ -145,8 +156,7 @@ def fit(model, loss_fn: Callable, optimizer, X, y, epochs: int = 10, batch_size:
     batch of a few samples gives BatchNorm useless statistics).
     The same seed, model and data give the same history, bit for bit.
     """
-    X = as_float_array(X, "X")
-    y = np.asarray(y)
+    X, y = np.asarray(X), np.asarray(y)     # X keeps its dtype: token ids stay integers for an Embedding
     if len(X) != len(y):
         raise ValueError(f"y: expected {len(X)} targets to match X, got {len(y)}")
     if int(epochs) < 1 or int(batch_size) < 1:
