@@ -162,7 +162,12 @@ def test_pairs_keep_float32():
     assert hs.dtype == np.float32 and F.rnn_backward(np.ones_like(hs), cache)[0].dtype == np.float32
 
 
-def test_every_function_of_the_namespace_states_its_shapes():
-    for name in F.__all__:
+OWN_MODULES = {"bpkit.nn.layers", "bpkit.nn.conv", "bpkit.nn.recurrent", "bpkit.nn.losses", "bpkit.nn.optim"}
+
+
+def test_every_array_function_of_the_namespace_states_its_shapes():
+    names = [n for n in F.__all__ if getattr(F, n).__module__ in OWN_MODULES]
+    assert len(names) >= 30
+    for name in names:
         doc = inspect.getdoc(getattr(F, name)) or ""
         assert "(N" in doc or "(..." in doc or "shape" in doc, name
