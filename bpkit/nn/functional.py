@@ -20,6 +20,7 @@ from .conv import (col2im, conv2d_backward, conv2d_forward, im2col, maxpool2d_ba
 from .layers import (flatten_backward, flatten_forward, linear_backward, linear_forward, relu_backward,  # noqa: F401
                      relu_forward, sigmoid, sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
 from .losses import bce_with_logits, log_softmax, mse_loss, softmax, softmax_cross_entropy  # noqa: F401
+from .optim import adagrad_update, adam_update, adamw_update, rmsprop_update, sgd_update  # noqa: F401
 from .recurrent import (embedding_backward, embedding_forward, last_step_backward, last_step_forward,  # noqa: F401
                         mean_over_time_backward, mean_over_time_forward, rnn_backward, rnn_forward, rnn_step,
                         rnn_step_backward, rnn_step_forward)
@@ -38,6 +39,7 @@ __all__ = [
     "rnn_forward", "rnn_backward", "last_step_forward", "last_step_backward", "mean_over_time_forward",
     "mean_over_time_backward",
     "mse_loss", "softmax_cross_entropy", "bce_with_logits", "softmax", "log_softmax",
+    "sgd_update", "adagrad_update", "rmsprop_update", "adam_update", "adamw_update",
     "batchnorm_forward", "batchnorm_backward", "batchnorm_running_update", "layernorm_forward", "layernorm_backward",
     "dropout_forward", "dropout_backward", "add_forward", "add_backward", "l2_penalty",
     "step_lr", "cosine_annealing_lr", "linear_lr",
