@@ -167,7 +167,7 @@ class LSTM(Layer):
     def backward(self, dout):
         """dout: (N, T, H) -> dx: (N, T, D); fills grads, ``dh``, ``dc``, ``dh0`` and ``dc0``."""
         cache = self._require_forward("cache")
-        dout = self._check_dout(dout, cache[-1])
+        dout = self._check_dout(dout, cache[-1].shape)
         dx, self.dh0, dWx, dWh, db, extras = lstm_backward(dout, cache)
         self.dh, self.dc, self.dc0 = extras["dh"], extras["dc"], extras["dc0"]
         self.grads["Wx"][...] = dWx
