@@ -114,10 +114,10 @@ def conv2d_forward(x, W, b, stride=1, padding=0):
     Returns out: (N, F, Ho, Wo) in x's dtype, and the cache (x_shape, cols (N Ho Wo, C kh kw), W, stride, padding).
     """
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
-    F, _, kh, kw = W.shape
-    Ho, Wo = _check_geometry(x.shape, (kh, kw), stride, padding, "conv2d input")
+    F, kernel = W.shape[0], W.shape[2:]
+    Ho, Wo = _check_geometry(x.shape, kernel, stride, padding, "conv2d input")
     W = W.astype(x.dtype, copy=False)
-    cols = im2col(x, (kh, kw), stride, padding)                           # (N * Ho * Wo, C * kh * kw)
+    cols = im2col(x, kernel, stride, padding)                             # (N * Ho * Wo, C * kh * kw)
     out = cols @ W.reshape(F, -1).T + b.astype(x.dtype, copy=False)      # (N * Ho * Wo, F)
     out = out.reshape(x.shape[0], Ho, Wo, F).transpose(0, 3, 1, 2)
     return out, (x.shape, cols, W, stride, padding)
