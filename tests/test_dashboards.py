@@ -7,8 +7,8 @@ from bpkit.nn import SGD, Adagrad, Adam, Linear, ReLU, Sequential, fit, softmax,
 from bpkit.viz.decision_boundary import DecisionBoundary
 from bpkit.viz.gd_explorer import VERDICTS, GradientDescentExplorer, classify_run, gradient_descent_1d
 from bpkit.viz.optimizer_race import MAX_DRAWN, OptimizerRace, thin, tuned_learning_rates
-from bpkit.viz.point_optimizers import (OPTIMIZERS, PointModel, best_learning_rates, final_gap, lr_sweep,
-                                        make_optimizer, race, trajectory)
+from bpkit.nn.optim import make_optimizer, make_update
+from bpkit.viz.point_optimizers import OPTIMIZERS, best_learning_rates, final_gap, lr_sweep, race, trajectory
 from bpkit.viz.surfaces import SURFACES
 from bpkit.viz.training_dashboard import TrainingDashboard
 
@@ -150,8 +150,7 @@ def test_lr_sweep_and_best_learning_rates():
 
 
 def test_point_optimizer_is_the_library_optimizer():
-    model = PointModel([1.0, -2.0])
-    assert [(layer is model, name) for layer, name in model.parameters()] == [(True, "xy")]
+    model = Linear(2, 1, seed=0)
     assert isinstance(make_optimizer("Adam", model, 0.1, 0.8, 0.9), Adam)
     assert isinstance(make_optimizer("Adagrad", model, 0.1), Adagrad)
     assert make_optimizer("Momentum", model, 0.1, 0.7).momentum == 0.7
@@ -165,6 +164,27 @@ def test_point_optimizer_is_the_library_optimizer():
         x, y = x - 0.01 * 10 * x, y - 0.01 * (y ** 3 - y)
         assert path[k] == pytest.approx([x, y], rel=1e-12)
     assert race("saddle", ("SGD", "Adam"), {"SGD": 0.01, "Adam": 0.02}, 3, start=(1.0, 0.5))["SGD"] == pytest.approx(path)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_race_path_is_the_library_optimizers_path_bit_for_bit(name):
+    """The race steps a bare (2,) array with the in-place rule; the class on a layer gives the same numbers."""
+    path = trajectory("ill-conditioned quadratic", name, lr=0.02, steps=25, beta1=0.8, beta2=0.95)
+    layer = Linear(2, 1, seed=0)
+    layer.params["b"][...] = 0.0
+    layer.params["W"][:, 0] = path[0]
+    opt = make_optimizer(name, layer, 0.02, 0.8, 0.95)
+    from bpkit.viz.surfaces import get_surface
+    surface = get_surface("ill-conditioned quadratic")
+    for k in range(1, len(path)):
+        layer.grads["W"][:, 0] = surface.grad(*layer.params["W"][:, 0])
+        layer.grads["b"][...] = 0.0
+        opt.step()
+        np.testing.assert_array_equal(layer.params["W"][:, 0], path[k])
+    step_ = make_update(name, 0.02, 0.8, 0.95)
+    w, state = path[0].copy(), {}
+    step_(w, np.array(surface.grad(*w)), state)
+    np.testing.assert_array_equal(w, path[1])
 
 
 # --- training dashboard -----------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from .lstm import LSTM
 from .losses import bce_with_logits, log_softmax, mse_loss, softmax, softmax_cross_entropy
 from .model import History, Sequential, accuracy, evaluate, fit, predict
 from .normalization import BatchNorm1d, LayerNorm
-from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp
+from .optim import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, make_optimizer, make_update
 from .recurrent import RNN, Embedding, LastStep, MeanOverTime
 from .regularization import Dropout, Residual, l2_penalty
 from .schedules import CosineAnnealingLR, LinearLR, LRScheduler, SequentialLR, StepLR, linear_warmup
@@ -19,7 +19,7 @@ from .transformer import (CausalTransformerLM, FeedForward, PositionalEncoding, 
 __all__ = [
     "functional", "Layer", "Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "sigmoid", "Sequential",
     "mse_loss", "softmax_cross_entropy", "bce_with_logits", "softmax", "log_softmax",
-    "SGD", "Adagrad", "RMSProp", "Adam", "AdamW", "Optimizer",
+    "SGD", "Adagrad", "RMSProp", "Adam", "AdamW", "Optimizer", "OPTIMIZERS", "make_optimizer", "make_update",
     "xavier_uniform", "xavier_normal", "he_normal", "he_uniform",
     "Conv2d", "MaxPool2d", "im2col", "col2im", "Embedding", "RNN", "LastStep", "MeanOverTime",
     "clip_grad_norm", "grad_norm",

@@ -17,6 +17,7 @@ not ``np.sqrt``): a NumPy float64 scalar would make NumPy compute a float32 arra
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -312,3 +313,42 @@ class AdamW(Adam):
     def update(self, param, grad, state):
         state["step"] = self.t - 1
         adamw_update_(param, grad, state, self.lr, self.betas, self.eps, self.decoupled_weight_decay)
+
+
+# ---- optimizers by name (the optimizer race, the training dashboard) --------------------------------------------
+OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam")
+
+
+def _named(name: str, beta1: float, beta2: float):
+    """(class, in-place rule, hyper-parameters) of optimizer ``name``. beta1 is the momentum of Momentum and Nesterov
+    and Adam's first beta; beta2 is RMSProp's averaging constant alpha and Adam's second beta (the same role in
+    both: how long squared gradients are kept). SGD and Adagrad use neither."""
+    beta1, beta2 = float(beta1), float(beta2)
+    if name == "SGD":
+        return SGD, sgd_update_, {}
+    if name == "Momentum":
+        return SGD, sgd_update_, {"momentum": beta1}
+    if name == "Nesterov":       # PyTorch refuses Nesterov without momentum; with none it is plain SGD
+        return SGD, sgd_update_, {"momentum": beta1, "nesterov": True} if beta1 > 0 else {}
+    if name == "Adagrad":
+        return Adagrad, adagrad_update_, {}
+    if name == "RMSProp":
+        return RMSProp, rmsprop_update_, {"alpha": beta2}
+    if name == "Adam":
+        return Adam, adam_update_, {"betas": (beta1, beta2)}
+    raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {name!r}")
+
+
+def make_optimizer(name: str, model, lr: float, beta1: float = 0.9, beta2: float = 0.999) -> Optimizer:
+    """The optimizer called ``name`` (one of ``OPTIMIZERS``) for ``model``; beta1 and beta2 as in ``make_update``."""
+    cls, _, hyper = _named(name, beta1, beta2)
+    return cls(model, lr, **hyper)
+
+
+def make_update(name: str, lr: float, beta1: float = 0.9, beta2: float = 0.999):
+    """The in-place step ``step_(w, g, state)`` of the optimizer called ``name`` (one of ``OPTIMIZERS``): its
+    ``xxx_update_`` with these hyper-parameters, for a loop that steps a bare array (w, g: (...); state: a dict,
+    ``{}`` at the start). beta1 is the momentum of Momentum and Nesterov and Adam's first beta; beta2 is RMSProp's
+    alpha and Adam's second beta. The numbers are those of ``make_optimizer(name, ...)``'s ``step()``."""
+    _, rule_, hyper = _named(name, beta1, beta2)
+    return functools.partial(rule_, lr=float(lr), **hyper)

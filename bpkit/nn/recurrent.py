@@ -216,6 +216,11 @@ class RNN(Layer):
             rnn_backward(dout, self.cache, return_dh=True)
         return dx
 
+    @property
+    def hs(self):
+        """The hidden states of the last forward, (N, T, H); None before the first forward."""
+        return None if self.cache is None else self.cache[2]
+
     def __repr__(self):
         return f"RNN({self.input_size}, {self.hidden_size})"
 

@@ -1,8 +1,6 @@
-"""Run ``bpkit.nn.optim`` optimizers on a point in the plane, so a race uses the very update rules that train
-networks (not a second copy of them).
-
-A point is wrapped as a one-parameter "model": ``PointModel`` has ``params = {"xy": (2,)}`` and ``grads``, and its
-``parameters()`` yields ``(self, "xy")``, which is all an optimizer needs.
+"""Run ``bpkit.nn.optim``'s update rules on a point in the plane, so a race uses the very rules that train
+networks (not a second copy of them): ``make_update(name, lr)`` gives the optimizer's in-place step
+``step_(xy, grad, state)``, applied to a bare (2,) array.
 
 ``lr_sweep`` runs each optimizer for a fixed number of steps at every learning rate of a grid and reports how far
 above the minimum it ends; ``best_learning_rates`` picks each optimizer's best: a fair race gives every optimizer
@@ -12,42 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn.layers import Layer
-from ..nn.optim import SGD, Adagrad, Adam, RMSProp
+from ..nn.optim import OPTIMIZERS, make_update
 from .surfaces import get_surface
 
-OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSProp", "Adam")
 ESCAPE = 1e6     # a path that leaves this radius has diverged; it stops there
-
-
-class PointModel(Layer):
-    """A point (x, y) as the single parameter ``params["xy"]`` of shape (2,)."""
-
-    def __init__(self, start):
-        super().__init__()
-        self.params = {"xy": np.array(start, dtype=np.float64).reshape(2)}
-        self.grads = {"xy": np.zeros(2)}
-
-
-def make_optimizer(name: str, model, lr: float, beta1: float = 0.9, beta2: float = 0.999):
-    """Build optimizer ``name`` for ``model``. beta1 is the momentum of Momentum and Nesterov and Adam's first beta;
-    beta2 is RMSProp's averaging constant alpha and Adam's second beta (the same role in both: how long squared
-    gradients are kept). SGD and Adagrad use neither."""
-    if name == "SGD":
-        return SGD(model, lr)
-    if name == "Momentum":
-        return SGD(model, lr, momentum=beta1)
-    if name == "Nesterov":
-        if beta1 <= 0:       # PyTorch refuses Nesterov without momentum; with none it is plain SGD
-            return SGD(model, lr)
-        return SGD(model, lr, momentum=beta1, nesterov=True)
-    if name == "Adagrad":
-        return Adagrad(model, lr)
-    if name == "RMSProp":
-        return RMSProp(model, lr, alpha=beta2)
-    if name == "Adam":
-        return Adam(model, lr, betas=(beta1, beta2))
-    raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {name!r}")
 
 
 def trajectory(surface, optimizer: str = "SGD", lr: float | None = None, steps: int = 100, start=None,
@@ -55,9 +21,9 @@ def trajectory(surface, optimizer: str = "SGD", lr: float | None = None, steps: 
     """The points visited by ``optimizer`` on ``surface`` (a Surface or its name): returns (T + 1, 2), the start
     first. T = steps unless the path diverges (a non-finite point or one beyond 1e6), where it stops."""
     surface = get_surface(surface)
-    model = PointModel(surface.start if start is None else start)
-    opt = make_optimizer(optimizer, model, surface.lr if lr is None else lr, beta1, beta2)
-    xy, grad = model.params["xy"], model.grads["xy"]
+    step_ = make_update(optimizer, surface.lr if lr is None else lr, beta1, beta2)
+    xy = np.array(surface.start if start is None else start, dtype=np.float64).reshape(2)
+    grad, state = np.zeros(2), {}
     points = np.empty((int(steps) + 1, 2))
     points[0] = xy
     n = 1
@@ -65,7 +31,7 @@ def trajectory(surface, optimizer: str = "SGD", lr: float | None = None, steps: 
         for _ in range(int(steps)):
             gx, gy = surface.grad(xy[0], xy[1])
             grad[0], grad[1] = gx, gy
-            opt.step()
+            step_(xy, grad, state)
             if not (np.isfinite(xy[0]) and np.isfinite(xy[1])) or max(abs(xy[0]), abs(xy[1])) > ESCAPE:
                 break
             points[n] = xy

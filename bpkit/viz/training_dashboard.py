@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.model import fit
+from ..nn.optim import OPTIMIZERS, make_optimizer
 from ._dashboard import Dashboard, log_slider
-from .point_optimizers import OPTIMIZERS, make_optimizer
 
 
 class TrainingDashboard(Dashboard):
