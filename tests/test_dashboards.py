@@ -149,7 +149,7 @@ def test_lr_sweep_and_best_learning_rates():
     assert final_gap("saddle", np.array([[0.0, 1.0]]), 0) == 0.0      # at a minimum, f - min f = 0
 
 
-def test_point_optimizer_is_the_library_optimizer():
+def test_named_optimizers_and_the_race_path_use_the_library_rules():
     model = Linear(2, 1, seed=0)
     assert isinstance(make_optimizer("Adam", model, 0.1, 0.8, 0.9), Adam)
     assert isinstance(make_optimizer("Adagrad", model, 0.1), Adagrad)

@@ -144,16 +144,7 @@ def test_check_magic_passes_the_name_and_the_notebook_namespace(shell, monkeypat
     assert calls == [("linear_backward", shell.user_ns)]
 
 
-def test_check_magic_says_clearly_when_checks_are_unavailable(shell, monkeypatch, capsys):
-    monkeypatch.delattr(bpkit.exercises, "magic_check", raising=False)
-    shell.run_line_magic("load_ext", "bpkit")
-    assert shell.run_line_magic("check", "linear_backward") is None
-    assert "%check is unavailable" in capsys.readouterr().out
-
-
 def test_check_magic_runs_the_real_exercise_checks_on_the_notebooks_function(shell):
-    if not hasattr(bpkit.exercises, "magic_check"):
-        pytest.skip("bpkit.exercises.magic_check is not there yet")
     shell.run_line_magic("load_ext", "bpkit")
     shell.user_ns["linear_forward"] = lambda x, W, b: x @ W + b
     assert shell.run_line_magic("check", "linear_forward").passed
@@ -164,8 +155,6 @@ def test_check_magic_runs_the_real_exercise_checks_on_the_notebooks_function(she
 
 @pytest.mark.parametrize("line, message", [("", "expects a function name"), ("no_such_function", "no_such_function")])
 def test_check_magic_turns_usage_mistakes_into_one_clear_line(shell, line, message):
-    if not hasattr(bpkit.exercises, "magic_check"):
-        pytest.skip("bpkit.exercises.magic_check is not there yet")
     shell.run_line_magic("load_ext", "bpkit")
     with pytest.raises(UsageError, match=message):
         shell.run_line_magic("check", line)

@@ -107,3 +107,24 @@ def test_digits_load_offline():
     images, _ = load_digits(images=True)
     assert images.shape == (1797, 1, 8, 8)
     assert np.bincount(y).min() > 150
+
+
+def test_accuracy_is_said_by_the_loss_not_guessed_from_dtypes():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 3))
+    targets = (X[:, :1] > 0).astype(np.int64)          # 0/1 integers, but a regression loss: no accuracy
+    model = nn.Sequential(nn.Linear(3, 1, seed=0))
+    history = nn.fit(model, nn.mse_loss, nn.SGD(model, lr=0.1), X, targets, epochs=2, progress=False)
+    assert history.epoch_accuracy == [] and nn.evaluate(model, nn.mse_loss, X, targets)[1] is None
+    # float 0/1 targets with bce_with_logits: the loss says "binary", so accuracy is recorded
+    history = nn.fit(model, nn.bce_with_logits, nn.SGD(model, lr=0.5), X, targets.astype(float), epochs=20,
+                     progress=False)
+    assert history.epoch_accuracy[-1] > 0.9
+    # a loss of one's own gets the metric it is given
+    history = nn.fit(model, lambda out, t: nn.bce_with_logits(out, t), nn.SGD(model, lr=0.5), X, targets,
+                     epochs=1, progress=False, metric=nn.binary_accuracy)
+    assert len(history.epoch_accuracy) == 1
+    assert nn.metric_for(nn.softmax_cross_entropy) is nn.accuracy and nn.metric_for(nn.mse_loss) is None
+    assert nn.accuracy(np.array([[0.1, 0.9], [2.0, 1.0]]), np.array([1, 1])) == 0.5
+    with pytest.raises(ValueError, match="one shape"):
+        nn.binary_accuracy(np.zeros((4, 1)), np.zeros(4))

@@ -7,7 +7,7 @@ from .init import he_normal, he_uniform, xavier_normal, xavier_uniform
 from .layers import Flatten, Layer, Linear, ReLU, Sigmoid, Tanh, sigmoid
 from .lstm import LSTM
 from .losses import bce_with_logits, log_softmax, mse_loss, softmax, softmax_cross_entropy
-from .model import History, Sequential, accuracy, evaluate, fit, predict
+from .model import History, Sequential, accuracy, binary_accuracy, evaluate, fit, metric_for, predict
 from .normalization import BatchNorm1d, LayerNorm
 from .optim import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, make_optimizer, make_update
 from .recurrent import RNN, Embedding, LastStep, MeanOverTime
@@ -25,7 +25,7 @@ __all__ = [
     "clip_grad_norm", "grad_norm",
     "LSTM", "MultiHeadAttention", "scaled_dot_product_attention", "causal_mask", "PositionalEncoding",
     "sinusoidal_positions", "FeedForward", "TransformerBlock", "Seq2SeqTransformer", "CausalTransformerLM",
-    "fit", "evaluate", "predict", "accuracy", "History",
+    "fit", "evaluate", "predict", "accuracy", "binary_accuracy", "metric_for", "History",
     "BatchNorm1d", "LayerNorm", "Dropout", "Residual", "l2_penalty",
     "LRScheduler", "StepLR", "CosineAnnealingLR", "LinearLR", "SequentialLR", "linear_warmup",
 ]

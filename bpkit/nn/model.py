@@ -8,6 +8,7 @@ import numpy as np
 
 from .._validate import as_rng
 from .layers import Layer
+from .losses import bce_with_logits, softmax_cross_entropy
 
 
 class Sequential(Layer):
@@ -84,7 +85,7 @@ class Sequential(Layer):
 
 @dataclass
 class History:
-    """What ``fit`` records: loss per step, and loss (and accuracy, for class labels) per epoch."""
+    """What ``fit`` records: loss per step, and loss (and accuracy, when the loss has a metric) per epoch."""
 
     step_loss: list[float] = field(default_factory=list)
     epoch_loss: list[float] = field(default_factory=list)
@@ -103,23 +104,43 @@ class History:
         return "History(" + ", ".join(parts) + ")"
 
 
-def accuracy(outputs: np.ndarray, y: np.ndarray) -> float | None:
-    """Fraction right: argmax for (N, C) scores against integer labels, sign for one logit per sample against
-    0/1 targets; None when the targets are not classes (regression)."""
-    y = np.asarray(y)
-    if outputs.ndim == 2 and outputs.shape[1] > 1 and y.ndim == 1 and y.dtype.kind in "iu":
-        return float(np.mean(outputs.argmax(axis=1) == y))
-    if outputs.shape == y.shape and y.size and np.all((y == 0) | (y == 1)) and outputs.dtype.kind == "f" \
-            and y.dtype.kind in "iub":
-        return float(np.mean((outputs > 0) == (y == 1)))
-    return None
+def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of samples whose highest score is their label. scores: (N, C); labels: (N,) integers in [0, C)."""
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    if scores.ndim != 2 or labels.shape != (scores.shape[0],):
+        raise ValueError(f"accuracy: expected scores (N, C) and labels (N,), got shapes {scores.shape} and "
+                         f"{labels.shape}")
+    return float(np.mean(scores.argmax(axis=1) == labels))
 
 
-def evaluate(model, loss_fn: Callable, X, y, batch_size: int = 1024):
-    """(loss, accuracy or None) of ``model`` on (X, y), in batches; the model's gradients are untouched."""
+def binary_accuracy(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Fraction of samples on the right side of 0: a logit > 0 says class 1. logits, targets: one shape, targets
+    0 or 1 (ints or floats)."""
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    if logits.shape != targets.shape:
+        raise ValueError(f"binary_accuracy: expected logits and targets of one shape, got {logits.shape} and "
+                         f"{targets.shape}")
+    return float(np.mean((logits > 0) == (targets == 1)))
+
+
+def metric_for(loss_fn: Callable) -> Callable | None:
+    """The accuracy that goes with a loss: ``accuracy`` for ``softmax_cross_entropy``, ``binary_accuracy`` for
+    ``bce_with_logits``, None for any other loss (regression, or a loss of your own: pass ``metric=`` to ``fit`` and
+    ``evaluate``). The task is said by the loss, never guessed from the dtypes of the data."""
+    return {softmax_cross_entropy: accuracy, bce_with_logits: binary_accuracy}.get(loss_fn)
+
+
+def _metric(metric, loss_fn):
+    return metric_for(loss_fn) if isinstance(metric, str) and metric == "auto" else metric
+
+
+def evaluate(model, loss_fn: Callable, X, y, batch_size: int = 1024, metric="auto"):
+    """(loss, accuracy or None) of ``model`` on (X, y), in batches, in evaluation mode; the model's gradients are
+    untouched. metric(outputs, y) -> float, or None for no accuracy; "auto": ``metric_for(loss_fn)``."""
+    metric = _metric(metric, loss_fn)
     outputs = predict(model, X, batch_size)
     loss, _ = loss_fn(outputs, y)
-    return loss, accuracy(outputs, y)
+    return loss, None if metric is None else metric(outputs, y)
 
 
 def predict(model, X, batch_size: int = 1024) -> np.ndarray:
@@ -145,7 +166,7 @@ def _progress(total: int, enabled: bool, desc: str):
 
 def fit(model, loss_fn: Callable, optimizer, X, y, epochs: int = 10, batch_size: int = 32, seed=0,
         progress: bool = True, validation=None, callback: Callable | None = None,
-        drop_last: bool = False) -> History:
+        drop_last: bool = False, metric="auto") -> History:
     """Train ``model`` with mini-batches, shuffling each epoch with ``seed``; return a ``History``.
 
     X: (N, ...) inputs; y: (N,) integer labels or targets of the model's output shape.
@@ -154,9 +175,12 @@ def fit(model, loss_fn: Callable, optimizer, X, y, epochs: int = 10, batch_size:
     callback(history, epoch): called after every epoch (dashboards draw live curves with it).
     drop_last: skip each epoch's last batch when it is smaller than batch_size (PyTorch's DataLoader option; a
     batch of a few samples gives BatchNorm useless statistics).
+    metric(outputs, y_batch) -> float, recorded as the accuracy; "auto" (the default) is ``metric_for(loss_fn)``:
+    argmax accuracy for softmax_cross_entropy, sign accuracy for bce_with_logits, none for other losses.
     The same seed, model and data give the same history, bit for bit.
     """
     X, y = np.asarray(X), np.asarray(y)     # X keeps its dtype: token ids stay integers for an Embedding
+    metric = _metric(metric, loss_fn)
     if len(X) != len(y):
         raise ValueError(f"y: expected {len(X)} targets to match X, got {len(y)}")
     if int(epochs) < 1 or int(batch_size) < 1:
@@ -182,9 +206,8 @@ def fit(model, loss_fn: Callable, optimizer, X, y, epochs: int = 10, batch_size:
             model.backward(dout)
             optimizer.step()
             losses.append(loss)
-            acc = accuracy(outputs, yb)
-            if acc is not None:
-                right += acc * len(batch)
+            if metric is not None:
+                right += metric(outputs, yb) * len(batch)
                 counted += len(batch)
         history.step_loss.extend(losses)
         sizes = [min(batch_size, n - s) for s in starts]
@@ -192,7 +215,7 @@ def fit(model, loss_fn: Callable, optimizer, X, y, epochs: int = 10, batch_size:
         if counted:
             history.epoch_accuracy.append(right / counted)
         if validation is not None:
-            val_loss, val_acc = evaluate(model, loss_fn, *validation)
+            val_loss, val_acc = evaluate(model, loss_fn, *validation, metric=metric)
             history.val_loss.append(val_loss)
             if val_acc is not None:
                 history.val_accuracy.append(val_acc)
