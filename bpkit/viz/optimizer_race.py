@@ -112,16 +112,17 @@ class OptimizerRace(Dashboard):
                                       marker={"size": 4}))
             lifted.add_trace(go.Scatter3d(mode="lines+markers", name=name, showlegend=False,
                                           line={"color": color, "width": 5}, marker={"size": 2, "color": color}))
-        flat.update_layout(height=470, width=640, margin={"l": 50, "r": 10, "t": 60, "b": 40},
+        flat.update_layout(height=470, width=580, margin={"l": 50, "r": 10, "t": 60, "b": 40},
                            xaxis_title="x", yaxis_title="y", title={"font": {"size": 13}, "x": 0.01},
                            legend={"orientation": "h", "y": -0.14})
         small = {"title": {"font": {"size": 11}}, "tickfont": {"size": 9}}
-        lifted.update_layout(height=460, width=640, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        lifted.update_layout(height=430, width=580, margin={"l": 0, "r": 0, "t": 0, "b": 0},
                              scene={"xaxis": {"title": {"text": "x"}, **small},
                                     "yaxis": {"title": {"text": "y"}, **small},
                                     "zaxis": {"title": {"text": "f"}, **small},
-                                    "aspectmode": "manual", "aspectratio": {"x": 1, "y": 1, "z": 0.7},
-                                    "camera": {"eye": {"x": 1.45, "y": -1.45, "z": 0.95}}})
+                                    "aspectmode": "manual", "aspectratio": {"x": 1, "y": 1, "z": 0.75},
+                                    "camera": {"eye": {"x": 1.25, "y": -1.25, "z": 0.8},
+                                               "center": {"x": 0, "y": 0, "z": -0.15}}})
         return go.FigureWidget(flat), go.FigureWidget(lifted)
 
     def _draw_landscape(self, surface) -> None:
@@ -188,5 +189,5 @@ class OptimizerRace(Dashboard):
             rows.append(f"<tr><td style='color:{PATH_COLORS[k % len(PATH_COLORS)]}'><b>{name}</b></td>"
                         f"<td>{lrs[name]:.3g}</td><td>{status}</td>"
                         f"<td>({path[-1, 0]:.3f}, {path[-1, 1]:.3f})</td></tr>")
-        self.summary.value = ("<table style='margin-top:60px; white-space:nowrap'><tr><th>optimizer</th><th>learning rate</th>"
+        self.summary.value = ("<table style='margin-top:60px; white-space:nowrap; font-size:12px'><tr><th>optimizer</th><th>learning rate</th>"
                               "<th>final loss</th><th>final point</th></tr>" + "".join(rows) + "</table>")
