@@ -192,3 +192,31 @@ def test_run_all_goes_through_an_untouched_released_exercise():
                    resources={"metadata": {"path": str(ROOT / "exercises")}}).execute()   # raises on any error
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "not run yet" in text
+
+
+def test_right_results_in_the_wrong_order_are_named_as_such(monkeypatch):
+    monkeypatch.chdir(ROOT / "exercises")
+
+    def sgd_momentum_step(w, dw, v, lr, momentum):
+        v = momentum * v + dw
+        return v, w - lr * v
+    assert "the results are right but returned in the wrong order (return them as (w, v))" in \
+        str(check(sgd_momentum_step))
+
+    def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        m = beta1 * m + (1 - beta1) * dw
+        v = beta2 * v + (1 - beta2) * dw * dw
+        return m, w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps), v
+    assert "return them as (w, m, v)" in str(check(adam_step))
+
+
+def test_a_step_that_changes_its_inputs_in_place_is_caught(monkeypatch):
+    monkeypatch.chdir(ROOT / "exercises")
+
+    def sgd_momentum_step(w, dw, v, lr, momentum):
+        v *= momentum
+        v += dw
+        w -= lr * v
+        return w, v
+    report = check(sgd_momentum_step)
+    assert not report.passed and "FAIL  returns new arrays, leaves w, dw, v unchanged" in str(report)

@@ -232,12 +232,11 @@ def _explain(ctx: Context, check: Check, keys: tuple[str, ...], swapped: dict) -
     mistake = ctx.matching_mistake(keys)
     if mistake:
         return mistake.hint
-    for key in keys:
-        if key in swapped:
-            order = ", ".join(k.split(".")[-1] for k in ctx.expected if not k.startswith(("input:", "_"))
-                              and k in ctx.outputs and "_all" not in k and k != "w_change")
-            return (f"{key.split('.')[-1]} holds the right value of {swapped[key].split('.')[-1]}: the results are "
-                    f"right but returned in the wrong order (return them as {order})")
+    if swapped:
+        order = ", ".join(k.split(".")[-1] for k in swapped["__order__"])
+        moved = [(k, v) for k, v in swapped.items() if k != "__order__"]
+        first = f"{moved[0][0].split('.')[-1]} holds the right value of {moved[0][1].split('.')[-1]}: " if moved else ""
+        return f"{first}the results are right but returned in the wrong order (return them as ({order}))"
     for key in keys:
         got = ctx.outputs.get(key)
         if key.startswith(INPUT) or isinstance(got, str) or got is None or key not in ctx.expected:
@@ -295,8 +294,11 @@ def make_grade(name: str, checks: list[Check], expected, call, mistakes: list[Mi
                                     max_points=points, message=message, hint=hint, status=str(Status.OK),
                                     case=str(case.get("label", ""))))
         if failed:
-            keys = [k for c in checks for k in c.keys if c.kind == "value"]
+            returned = [k for c in checks if c.kind == "returns" for k in c.keys]
+            keys = returned or [k for c in checks for k in c.keys if c.kind == "value"]
             swapped = diagnose.permutation(outputs, ctx.expected, keys)
+            if swapped:
+                swapped["__order__"] = keys
             for check, verdict, row in failed:
                 row.hint = _explain(ctx, check, verdict.keys, swapped)
         elif exact is not None or EXACT in case:
