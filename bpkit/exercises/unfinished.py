@@ -88,6 +88,7 @@ def _is_pending(error: BaseException) -> bool:
 
 def _last(namespace: dict, thunk, names):
     """The cell's last expression, unless the cell stopped (or the expression itself calls a stub)."""
+    __tracebackhide__ = True   # IPython leaves this frame out of the traceback a student reads
     if _STATE["stopped"]:
         return None
     try:
@@ -139,9 +140,15 @@ class UnfinishedCells(ast.NodeTransformer):
         if last is not None:
             thunk = ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
                                last.value)
-            new_body.append(ast.Expr(_call("__bpkit_last__", _globals(), thunk, names)))
+            call = _call("__bpkit_last__", _globals(), thunk, names)
+            for node in ast.walk(call):   # the cell's last line, so a traceback points at it
+                if node is not last.value and not hasattr(node, "lineno") or node is call:
+                    ast.copy_location(node, last.value)
+            new_body.append(ast.copy_location(ast.Expr(call), last))
+        for node in new_body[:-1] if last is not None else new_body:
+            ast.copy_location(node, body[0])
         module.body = new_body
-        return ast.fix_missing_locations(ast.copy_location(module, module))
+        return ast.fix_missing_locations(module)
 
 
 def install(ipython) -> None:
