@@ -223,3 +223,25 @@ def test_a_step_that_changes_its_inputs_in_place_is_caught(monkeypatch):
         return w, v
     report = check(sgd_momentum_step)
     assert not report.passed and "FAIL  returns new arrays, leaves w, dw, v unchanged" in str(report)
+
+
+def test_the_gradebook_notes_a_gradient_computed_by_finite_differences():
+    from bpkit.grading import scoring
+    from bpkit.grading.engine import Grader
+    from bpkit.sandbox import protocol
+    from bpkit.sandbox.status import Status
+    from bpkit.gradcheck import numerical_gradient
+    exercise = all_exercises()["ex03"]
+    spec = next(f for f in exercise.functions if f.name == "sigmoid_backward")
+
+    def sigmoid_backward(dout, x):
+        return numerical_gradient(lambda x: 1 / (1 + np.exp(-x)), x.copy(), dout)
+    cases = Grader(exercise, "/nonexistent", "a-secret-for-the-test").cases_for("ada")
+    rows, notes = [], []
+    for i, case in enumerate(cases[spec.name]):
+        arrays: dict = {}
+        values = protocol.decode_values(protocol.encode_values(spec.call(sigmoid_backward, case), "a", arrays),
+                                        arrays)
+        rows += scoring._grade(spec, case, i, Status.OK, "", values, notes)
+    assert all(r.passed for r in rows)
+    assert any("looks like finite differences" in r.note for r in rows)

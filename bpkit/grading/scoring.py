@@ -47,6 +47,8 @@ def score_run(exercise, cases: dict, run: RawRun, timeout: float, memory_mb: flo
                 rows += spec.failure(case, status, message, hint=HINTS.get(status, ""))
     from bpkit.exercises.runner import explain_errors
     explain_errors(rows, specs, cases)     # a case that crashed gets the diagnosis the other cases support
+    for function, note in dict.fromkeys((r.function, r.note) for r in rows if getattr(r, "note", "")):
+        notes.append(f"{function}: {note}")   # e.g. a gradient by finite differences: in feedback and grades.json
     result = summarize(exercise, rows, notes)
     if state["memory"] and result["status"] in (Status.ERROR, Status.MISSING) and result["score"] < result["max_score"]:
         result["status"] = Status.MEMORY
