@@ -202,9 +202,9 @@ def relu_backward(dout, x):
         write_notebook(folder / f"{student}.ipynb", *cells)
     (folder / "empty.ipynb").write_bytes(b"")
     (folder / "not_json.ipynb").write_text('{"cells": [', encoding="utf-8")
-    (folder / "nbformat3.ipynb").write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}))
+    (folder / "nbformat2.ipynb").write_text(json.dumps({"nbformat": 2, "nbformat_minor": 0, "worksheets": []}))
     about = {s: what for s, (what, _) in subs.items()}
-    about.update(empty="empty file", not_json="invalid JSON", nbformat3="nbformat 3")
+    about.update(empty="empty file", not_json="invalid JSON", nbformat2="nbformat 2")
     return about
 
 
@@ -443,8 +443,8 @@ def odd_ex03(folder: Path) -> dict[str, dict]:
     expect["o_empty"] = {"status": "invalid", "score": 0.0}
     (folder / "o_not_json.ipynb").write_text('{"cells": [', encoding="utf-8")
     expect["o_not_json"] = {"status": "invalid", "score": 0.0}
-    (folder / "o_nbformat3.ipynb").write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}))
-    expect["o_nbformat3"] = {"status": "invalid", "score": 0.0}
+    (folder / "o_nbformat2.ipynb").write_text(json.dumps({"nbformat": 2, "nbformat_minor": 0, "worksheets": []}))
+    expect["o_nbformat2"] = {"status": "invalid", "score": 0.0}
     save(nb, folder / "o_untouched.ipynb")
     expect["o_untouched"] = {"status": "missing", "score": 0.0}
     save(fill(nb, {"linear_forward": LF["ref"]}), folder / "o_only_forward.ipynb")

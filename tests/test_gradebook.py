@@ -192,7 +192,7 @@ def test_garbage_in_the_result_stream_keeps_the_frames_before_it():
 
 def test_invalid_notebooks_get_clear_messages(tmp_path):
     cases = {"empty.ipynb": (b"", "empty file"), "broken.ipynb": (b'{"cells": [', "not valid JSON"),
-             "old.ipynb": (json.dumps({"nbformat": 3, "worksheets": []}).encode(), "nbformat 3"),
+             "old.ipynb": (json.dumps({"nbformat": 2, "worksheets": []}).encode(), "nbformat 2"),
              "list.ipynb": (b"[1, 2]", "not a notebook"), "bin.ipynb": (b"\xff\xfe\x00", "not UTF-8")}
     for name, (data, words) in cases.items():
         (tmp_path / name).write_bytes(data)

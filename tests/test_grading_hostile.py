@@ -215,15 +215,16 @@ def test_numerical_gradients_from_bpkit_cannot_stand_in_for_backprop(graded):
 
 
 @pytest.mark.parametrize("student, words", [("empty", "empty file"), ("not_json", "not valid JSON"),
-                                            ("nbformat3", "nbformat 3")])
+                                            ("nbformat2", "nbformat 2")])
 def test_unreadable_files_are_invalid_with_a_clear_message(graded, student, words):
     r = row(graded, student)
     assert (r["score"], r["status"]) == (0, "invalid") and words in r["message"]
 
 
-def test_syntax_error_is_reported_and_its_functions_are_missing(graded):
+def test_syntax_error_is_reported_where_its_functions_are_looked_for(graded):
     r = row(graded, "syntax")
-    assert (r["score"], r["status"]) == (0, "missing") and "syntax error" in notes(r)
+    assert (r["score"], r["status"]) == (0, "error") and "syntax error" in notes(r)
+    assert "code cell 1, which defines it, has a syntax error on line" in r["message"]
 
 
 def test_missing_function_costs_its_points(graded):

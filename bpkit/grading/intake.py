@@ -123,8 +123,10 @@ def _defines(path: Path, functions) -> bool:
     """True if the notebook's code defines every graded name (a quick look at its JSON; never raises)."""
     try:
         nb = json.loads(path.read_bytes())
-        code = "\n".join("".join(c["source"]) if isinstance(c.get("source"), list) else str(c.get("source", ""))
-                         for c in nb.get("cells", []) if isinstance(c, dict) and c.get("cell_type") == "code")
+        cells = nb.get("cells") or [c for ws in nb.get("worksheets", []) for c in ws.get("cells", [])]   # nbformat 3
+        code = "\n".join("".join(src) if isinstance(src, list) else str(src)
+                         for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"
+                         for src in [c.get("source", c.get("input", ""))])
     except (OSError, ValueError, TypeError, AttributeError, KeyError):
         return False
     return all(re.search(rf"^\s*(?:def|class)\s+{re.escape(f)}\b", code, re.MULTILINE) for f in functions)

@@ -43,7 +43,7 @@ class Submission:
 
 
 def read_notebook(path, functions=()) -> Submission:
-    """Parse ``path`` (nbformat 4 JSON) into code cells; raise InvalidNotebook for anything else."""
+    """Parse ``path`` (nbformat 4 or 3 JSON) into code cells; raise InvalidNotebook for anything else."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -71,10 +71,14 @@ def parse_notebook(nb, name: str = "notebook", functions=()) -> Submission:
     if not isinstance(nb, dict):
         raise InvalidNotebook(f"{name} is JSON but not a notebook (the top level is a {type(nb).__name__})")
     major = nb.get("nbformat")
-    if major != 4:
+    if major == 3:      # IPython 2-3 (and tools that still write it): cells inside worksheets, code in "input"
+        nb = {"cells": [dict(c, source=c.get("input", "")) if isinstance(c, dict) and c.get("cell_type") == "code"
+                        else c for ws in nb.get("worksheets") or [] if isinstance(ws, dict)
+                        for c in ws.get("cells") or []]}
+    elif major != 4:
         found = f"nbformat {major}" if major is not None else "no nbformat field"
-        raise InvalidNotebook(f"{name} has {found}; only nbformat 4 notebooks (Jupyter 4 and later) are graded: "
-                              "open it in JupyterLab and save it again")
+        raise InvalidNotebook(f"{name} has {found}; only nbformat 3 and 4 notebooks (IPython 2 and later) are "
+                              "graded: open it in JupyterLab and save it again")
     raw_cells = nb.get("cells")
     if not isinstance(raw_cells, list):
         raise InvalidNotebook(f"{name} has no list of cells")

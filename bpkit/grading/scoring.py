@@ -126,6 +126,8 @@ def _grade(spec, case, i, status, message, values, notes) -> list:
         hint = HINTS.get(status, "")
         if status is Status.MISSING:
             hint = f"define {spec.signature} in a code cell of the notebook"
+        elif status is Status.ERROR and ", which defines it, " in message:
+            hint = "fix that cell so that it runs: Run All in JupyterLab shows the same error"
         elif status is Status.ERROR and "TypeError" in message and "argument" in message:
             message += f"; expected {spec.signature}"
         return spec.failure(case, status, message, hint=hint)

@@ -143,8 +143,8 @@ def run(job_fd: int, result_fd: int, workdir: str, names: list[str], calls: dict
         timeout = float(sandbox["timeout"])
         clock = {"start": started, "timeout": timeout, "max_output": int(sandbox["max_output"])}
         protocol.write_frame(result_fd, {"event": "start", "isolation": report})
-        namespace = _run_cells(cells, result_fd, guard, clock)
-        _call_functions(names, calls, cases, namespace, result_fd, clock, guard)
+        namespace, failed = _run_cells(cells, result_fd, guard, clock)
+        _call_functions(names, calls, cases, namespace, result_fd, clock, guard, failed)
         protocol.write_frame(result_fd, {"event": "done", "blocked": sorted(set(guard.used))[:20],
                                          "blocked_in_cells": sorted(set(guard.in_cells))[:20]})
         code = 0
@@ -245,6 +245,7 @@ def _run_cells(cells, result_fd: int, guard: _BpkitGuard, clock) -> dict:
     if os.getcwd() not in sys.path:          # a module written by %%writefile can be imported
         sys.path.insert(0, os.getcwd())
     notes: list[str] = []
+    failed: dict[int, tuple[str, str]] = {}     # code cell -> (what went wrong, its source), for _not_defined
     memory = False
     for index, source in cells:
         notes += shell.notes(shell.cell)
@@ -262,8 +263,9 @@ def _run_cells(cells, result_fd: int, guard: _BpkitGuard, clock) -> dict:
             code = compile(source, filename, "exec", dont_inherit=True)   # no __future__ flags of ours
         except (SyntaxError, ValueError) as exc:
             line = getattr(exc, "lineno", None)
-            notes.append(f"code cell {index} has a syntax error{f' on line {line}' if line else ''} "
-                         f"({getattr(exc, 'msg', exc)}); the cell was skipped")
+            failed[index] = (f"has a syntax error{f' on line {line}' if line else ''} ({getattr(exc, 'msg', exc)})",
+                             source)
+            notes.append(f"code cell {index} {failed[index][0]}; the cell was skipped")
             continue
         try:
             _set_alarm(_left(clock, CELL_SHARE))
@@ -284,18 +286,26 @@ def _run_cells(cells, result_fd: int, guard: _BpkitGuard, clock) -> dict:
             notes.append(f"code cell {index} uses {name}, which does not run while grading; the cell stopped there "
                          "(this costs nothing: only the graded functions are checked)")
         except BaseException as exc:  # noqa: BLE001 - any error in a cell is the student's
-            notes.append(f"code cell {index} raised {describe(exc, public=True)}; grading went on with the next "
-                         "cell")
+            failed[index] = (f"raised {describe(exc, public=True)}", source)
+            notes.append(f"code cell {index} {failed[index][0]}; grading went on with the next cell")
     notes += shell.notes(shell.cell)
     if _INPUTS:
         notes.append(f"code cell {shell.cell} called input(); it returned an empty string (nobody answers while "
                      "grading)")
         _INPUTS.clear()
     protocol.write_frame(result_fd, {"event": "cells", "notes": notes, "memory": memory})
-    return namespace
+    return namespace, failed
 
 
-def _call_functions(names, calls, cases, namespace, result_fd: int, clock, guard) -> None:
+def _not_defined(name: str, failed: dict) -> tuple[str, str]:
+    """Status and words for a graded name the notebook never defined: the cell that should have, if one failed."""
+    for index, (what, source) in sorted(failed.items()):
+        if re.search(rf"^\s*(?:def|class)\s+{re.escape(name)}\b", source, re.MULTILINE):
+            return Status.ERROR, f"{name} is not defined: code cell {index}, which defines it, {what}"
+    return Status.MISSING, f"{name} is not defined after running the notebook"
+
+
+def _call_functions(names, calls, cases, namespace, result_fd: int, clock, guard, failed=None) -> None:
     for k, name in enumerate(names):
         fn = namespace.get(name)
         # this function's share: an equal part of what is left before the soft end
@@ -308,7 +318,8 @@ def _call_functions(names, calls, cases, namespace, result_fd: int, clock, guard
             if stopped:
                 frame.update(status=stopped[0], message=stopped[1])
             elif fn is None:
-                frame.update(status=Status.MISSING, message=f"{name} is not defined after running the notebook")
+                status, message = _not_defined(name, failed or {})
+                frame.update(status=status, message=message)
             elif not callable(fn):
                 frame.update(status=Status.MISSING, message=f"{name} is a {type(fn).__name__}, not a function")
             else:

@@ -1,0 +1,95 @@
+"""An instructor's walk through grading (ex02 and ex10), turned into tests.
+
+A small class is built from the RELEASED student notebooks the way students hand them in, graded once per module
+with the CLI exactly as the README says, and each test asserts one thing the walk found wrong.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from bpkit import cli
+from bpkit.exercises.diagnose import relation
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="grading needs fork (Linux)")
+RELEASED = Path(__file__).resolve().parents[1] / "exercises"
+SECRET = "walk-secret-0123456789"
+
+# the four backward closures and backward() of ex02, as students fill them in
+FILLED = {
+    'raise NotImplementedError("each operand': "self.grad += other.data * g\nother.grad += self.data * g",
+    'raise NotImplementedError("the local derivative of tanh': "self.grad += (1 - t ** 2) * g",
+    'raise NotImplementedError("the derivative of exp': "self.grad += out.data * g",
+    'raise NotImplementedError("the power rule': "self.grad += k * self.data ** (k - 1) * g",
+    'raise NotImplementedError("order the nodes': "self.grad = 1.0\nfor node in reversed(self.topological_order()):"
+                                                  "\n    node._backward(node.grad)",
+}
+
+
+def ex02_notebook(**replace):
+    """The released ex02 notebook with every method filled in; ``replace`` maps a line fragment to new text."""
+    nb = nbformat.read(RELEASED / "ex02_computational_graphs.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("class Value"))
+    lines = []
+    for line in cell.source.split("\n"):
+        indent = line[: len(line) - len(line.lstrip())]
+        body = next((text for frag, text in FILLED.items() if frag in line), None)
+        lines += [indent + part for part in body.split("\n")] if body else [line]
+    cell.source = "\n".join(lines)
+    for old, new in replace.items():
+        assert old in cell.source
+        cell.source = cell.source.replace(old, new)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def ex02(tmp_path_factory):
+    root = tmp_path_factory.mktemp("walk")
+    folder = root / "submitted"
+    folder.mkdir()
+    nbformat.write(ex02_notebook(), str(folder / "ann.ipynb"))
+    # saved by an older Jupyter (IPython 2/3): nbformat 3, cells inside worksheets, code in "input"
+    nbformat.write(nbformat.convert(ex02_notebook(), 3), str(folder / "kim_nbformat3.ipynb"), version=3)
+    nbformat.write(ex02_notebook(**{"def tanh(self):": "def tanh(self)"}), str(folder / "ola_syntax.ipynb"))
+    assert cli.main(["grade", "--exercise", "ex02", str(folder), "--out", str(root / "out"), "-j", "2",
+                     "--seed", SECRET, "--progress", "off"]) == 0
+    doc = json.loads((root / "out" / "grades.json").read_text())
+    return {s["student"]: s for s in doc["students"]}, root / "out"
+
+
+def test_honest_answer_gets_full_marks(ex02):
+    rows, _ = ex02
+    assert rows["ann"]["score"] == rows["ann"]["max_score"] and rows["ann"]["status"] == "ok"
+
+
+def test_nbformat3_notebook_is_graded_like_any_other(ex02):
+    rows, _ = ex02
+    kim = rows["kim_nbformat3"]
+    assert kim["status"] == "ok", kim["message"]
+    assert kim["score"] == kim["max_score"]
+
+
+def test_syntax_error_in_the_defining_cell_is_named_in_the_headline(ex02):
+    rows, out = ex02
+    ola = rows["ola_syntax"]
+    assert "syntax error" in ola["message"] and "code cell 2" in ola["message"], ola["message"]
+    assert ola["status"] != "missing"          # the work is there; it does not run
+    hints = {c["hint"] for c in ola["checks"] if not c["passed"]}
+    assert not any(h.startswith("define ") for h in hints), hints
+    page = (out / "feedback" / "ola_syntax.html").read_text()
+    assert "syntax error on line" in page.split("Notes")[0]
+
+
+def test_a_scalar_or_float32_result_is_not_called_scaled_by_a_constant_factor():
+    # any two nonzero scalars differ by a constant factor: saying so tells the student nothing
+    assert "constant factor" not in relation("grads", np.array(0.31), np.array(0.77), {})
+    # float32 rounding of the right values is not a scaled result
+    want = np.random.default_rng(0).standard_normal((3, 4))
+    assert "constant factor" not in relation("h", want.astype(np.float32), want, {})
+    # a real unnamed scale of an array is still reported
+    assert "constant factor" in relation("h", 1.7 * want, want, {})
