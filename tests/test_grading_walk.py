@@ -105,3 +105,14 @@ def test_an_endless_backward_costs_backward_not_the_methods_that_work(ex02):
     assert pat["status"] == "timeout"
     methods = [c for c in pat["checks"] if not c["name"].startswith(("backward", "runs"))]
     assert methods and all(c["passed"] for c in methods), [(c["name"], c["message"]) for c in methods]
+
+
+def test_an_upgraded_grader_does_not_reuse_grades_cached_by_the_old_one(tmp_path, monkeypatch):
+    # the walk: a fixed bpkit, the same command again, and "0 to grade (2 unchanged)": the fix reached nobody
+    from bpkit.exercises.catalog import get_exercise
+    from bpkit.grading import engine
+    exercise = get_exercise("ex02")
+    before = engine.Grader(exercise, tmp_path / "out", SECRET).config
+    assert engine.Grader(exercise, tmp_path / "out", SECRET).config == before      # same code: cache kept
+    monkeypatch.setattr(engine, "grader_digest", lambda: "another-version")
+    assert engine.Grader(exercise, tmp_path / "out", SECRET).config != before

@@ -7,6 +7,7 @@ grades.csv, grades.json, canvas.csv, feedback/<student>.html, summary.html. The 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -54,6 +55,17 @@ def exercise_digest(exercise) -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=1)
+def grader_digest() -> str:
+    """A fingerprint of the code that reads, runs, checks and words a submission (bpkit's grading, sandbox and
+    exercises packages): an upgraded bpkit re-grades what an older one cached, so its fixes reach every student."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for sub in ("grading", "sandbox", "exercises") for p in (package / sub).rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def remove_stale_run_folders() -> None:
     """Remove the run folders of graders that died without cleaning up (SIGKILL, a power cut): each folder's
     name carries its grader's PID, and a folder whose grader is gone is removed by the next run."""
@@ -84,8 +96,8 @@ class Grader:
         self.timeout, self.memory_mb = float(timeout), float(memory_mb)
         self.max_output = int(max_output_mb * 2**20)
         self.store = gradebook.ResultStore(outdir)
-        self.config = hashlib.sha256(json.dumps([exercise.id, seeds.secret_digest(secret),
-                                                 exercise_digest(exercise)]).encode()).hexdigest()[:16]
+        self.config = hashlib.sha256(json.dumps([exercise.id, seeds.secret_digest(secret), exercise_digest(exercise),
+                                                 grader_digest()]).encode()).hexdigest()[:16]
         self.limits = {"timeout": self.timeout, "memory": self.memory_mb, "max_output": self.max_output}
         self.isolation = ""
 
