@@ -58,6 +58,8 @@ def ex02(tmp_path_factory):
     nbformat.write(ex02_notebook(**{"def tanh(self):": "def tanh(self)"}), str(folder / "ola_syntax.ipynb"))
     nbformat.write(ex02_notebook(**{"self.grad = 1.0\n": "self.grad = 1.0\n        while True:\n            pass\n"}),
                    str(folder / "pat_endless_backward.ipynb"))
+    nbformat.write(ex02_notebook(**{"self.grad += out.data * g": "self.grad += self.data * g"}),
+                   str(folder / "wes_exp_selfdata.ipynb"))
     assert cli.main(["grade", "--exercise", "ex02", str(folder), "--out", str(root / "out"), "-j", "2",
                      "--timeout", "12", "--seed", SECRET, "--progress", "off"]) == 0
     doc = json.loads((root / "out" / "grades.json").read_text())
@@ -116,3 +118,14 @@ def test_an_upgraded_grader_does_not_reuse_grades_cached_by_the_old_one(tmp_path
     assert engine.Grader(exercise, tmp_path / "out", SECRET).config == before      # same code: cache kept
     monkeypatch.setattr(engine, "grader_digest", lambda: "another-version")
     assert engine.Grader(exercise, tmp_path / "out", SECRET).config != before
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed: ex02's spec gives backward()'s own hints (and the += hint) when "
+                   "what is wrong is one op's local derivative, which backward() only runs")
+def test_a_wrong_local_derivative_is_not_blamed_on_backward_or_on_plus_equals(ex02):
+    rows, _ = ex02
+    wes = rows["wes_exp_selfdata"]          # exp's _backward uses self.data, not out.data; backward() is right
+    failing = [c for c in wes["checks"] if not c["passed"]]
+    assert any(c["name"].startswith("a.exp()") for c in failing)
+    hints = {c["name"]: c["hint"] for c in failing}
+    assert not any("zero_grad()'s job" in h or "sort the nodes" in h or "never =" in h for h in hints.values()), hints
