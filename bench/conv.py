@@ -1,12 +1,18 @@
-"""Benchmark: Conv2d forward + backward against the matmul floor of the same im2col GEMMs, and the lesson-09 CNN.
+"""Benchmark: Conv2d forward + backward against the GEMM floor of the same shapes, one line per shape; and the
+lesson-09 CNN's training time.
 
-Run: ``.venv/bin/python bench/conv.py`` (add ``--threads N`` to let BLAS use N threads; default 1, since these
-matrices are tiny and extra BLAS threads only fight over a shared 2-core machine).
+Run: ``.venv/bin/python bench/conv.py`` (``--threads N`` lets BLAS use N threads; default 1, since these matrices
+are small and extra BLAS threads only fight over a shared machine; ``--quick`` times fewer repetitions).
 
-Shape: a batch of 64 8x8 images through Conv2d(1, 8, 3, padding=1) then Conv2d(8, 16, 3, padding=1), float32.
-The floor is the six GEMMs such a layer pair cannot avoid (per layer: cols @ W^T forward, dout^T cols and dout W
-backward) on preallocated, contiguous operands; the ratio floor / actual says how much of the layer's time is the
-arithmetic itself, the rest being im2col/col2im copies, transposes and validation.
+For each shape, float32: ``actual`` is one ``Conv2d.forward`` and one ``Conv2d.backward`` (NCHW input and upstream
+gradient, contiguous, as a layer receives them). ``floor`` is the three GEMMs such a layer cannot avoid, on
+preallocated contiguous operands: ``cols @ W^T`` (forward), ``dout^T cols`` (dW) and ``dout W`` (dcols), with
+``cols`` the (N Ho Wo, C kh kw) im2col matrix. ``floor / actual`` is the share of the layer's time spent on that
+arithmetic; the rest is copying (gathering windows, adding them back, layout changes) and validation. Both are
+medians of runs timed in alternation, in CPU time of this process (``time.process_time``; with one BLAS thread that
+is the wall time on a free core), so other jobs on a shared machine do not count.
+
+The shapes are lessons 09's and 13's: batch 32, 48x48 scenes and the 8x8 digits, 1 to 64 channels, 3x3 kernels.
 """
 from __future__ import annotations
 
@@ -22,37 +28,47 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _timing import paired_medians  # noqa: E402
 
 from bpkit.data import load_digits, train_test_split  # noqa: E402
-from bpkit.nn import (Adam, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, evaluate, fit, im2col,  # noqa: E402
+from bpkit.nn import (Adam, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, evaluate, fit,  # noqa: E402
                       softmax_cross_entropy)
 
+# (label, N, C, H, F, stride, padding): square images, 3x3 kernels
+SHAPES = [
+    ("48x48, 1->8", 32, 1, 48, 8, 1, 1),
+    ("48x48, 8->16", 32, 8, 48, 16, 1, 1),
+    ("24x24, 16->16", 32, 16, 24, 16, 1, 1),
+    ("lesson 13 layer 1: 48x48, 1->16, stride 2", 32, 1, 48, 16, 2, 1),
+    ("lesson 13 layer 2: 24x24, 16->32, stride 2", 32, 16, 24, 32, 2, 1),
+    ("lesson 13 layer 3: 12x12, 32->64", 32, 32, 12, 64, 1, 1),
+    ("lesson 09 layer 1: 8x8, 1->16", 32, 1, 8, 16, 1, 1),
+    ("lesson 09 layer 2: 4x4, 16->32", 32, 16, 4, 32, 1, 1),
+]
 
-def conv_pair(N=64, dtype=np.float32):
+
+def conv_ratio(N, C, H, F, stride, padding, repeats=60, warmup=8, dtype=np.float32, in_network=False):
+    """(actual ms, floor ms) for one Conv2d(C, F, 3, stride, padding) on (N, C, H, H)."""
     rng = np.random.default_rng(0)
-    layers = [Conv2d(1, 8, 3, padding=1, seed=1, dtype=dtype), Conv2d(8, 16, 3, padding=1, seed=2, dtype=dtype)]
-    x = rng.standard_normal((N, 1, 8, 8)).astype(dtype)
-    douts = [rng.standard_normal((N, 8, 8, 8)).astype(dtype), rng.standard_normal((N, 16, 8, 8)).astype(dtype)]
+    layer = Conv2d(C, F, 3, stride=stride, padding=padding, seed=1, dtype=dtype)
+    x = rng.standard_normal((N, C, H, H)).astype(dtype)
+    Ho = (H + 2 * padding - 3) // stride + 1
+    dout = rng.standard_normal((N, F, Ho, Ho)).astype(dtype)
+    if in_network:   # as a layer inside a network receives them: x as a conv's output, dout in out's own layout
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if C > 1 else x
+        dout = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
     def layer_step():
-        h = layers[1].forward(layers[0].forward(x))
-        layers[0].backward(layers[1].backward(douts[1]))
-        return h
+        layer.forward(x)
+        layer.backward(dout)
 
-    # the same GEMMs on ready-made operands
-    gemms = []
-    inputs = [x, rng.standard_normal((N, 8, 8, 8)).astype(dtype)]
-    for layer, inp, dout in zip(layers, inputs, douts):
-        cols = np.ascontiguousarray(im2col(inp, 3, 1, 1))
-        W = np.ascontiguousarray(layer.params["W"].reshape(layer.out_channels, -1))
-        d2 = np.ascontiguousarray(dout.transpose(0, 2, 3, 1).reshape(-1, layer.out_channels))
-        gemms.append((cols, W, d2))
+    cols = np.ascontiguousarray(rng.standard_normal((N * Ho * Ho, C * 9)).astype(dtype))
+    W = np.ascontiguousarray(layer.params["W"].reshape(F, -1))
+    d2 = np.ascontiguousarray(dout.transpose(0, 2, 3, 1).reshape(-1, F))
 
     def floor_step():
-        for cols, W, d2 in gemms:
-            cols @ W.T
-            d2.T @ cols
-            d2 @ W
+        cols @ W.T
+        d2.T @ cols
+        d2 @ W
 
-    actual, floor = paired_medians([layer_step, floor_step])
+    actual, floor = paired_medians([layer_step, floor_step], repeats, warmup, clock=time.process_time)
     return 1e3 * actual, 1e3 * floor
 
 
@@ -78,16 +94,20 @@ def cnn_training(epochs=20):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, and no CNN training")
     args = parser.parse_args(argv)
+    repeats, warmup = (15, 3) if args.quick else (60, 8)
     with threadpool_limits(args.threads):
-        actual, floor = conv_pair()
-        print(f"Conv2d 1->8->16, batch 64, 8x8, float32, {args.threads} BLAS thread(s)")
-        print(f"  forward + backward (two layers): median {actual:.3f} ms")
-        print(f"  matmul floor (same 6 GEMMs):     median {floor:.3f} ms")
-        print(f"  floor / actual = {floor / actual:.2f}")
-        seconds, acc = cnn_training()
-        print(f"lesson-09 CNN (16->32 filters), 20 epochs on 1,347 digits: {seconds:.1f} s, "
-              f"held-out accuracy {acc:.3f} on 450")
+        print(f"Conv2d forward + backward vs its GEMM floor, float32, 3x3 kernels, batch 32, "
+              f"{args.threads} BLAS thread(s), CPU time")
+        print(f"  {'shape':45s} {'actual ms':>10s} {'floor ms':>9s} {'floor / actual':>15s}")
+        for label, N, C, H, F, stride, padding in SHAPES:
+            actual, floor = conv_ratio(N, C, H, F, stride, padding, repeats, warmup)
+            print(f"  {label:45s} {actual:10.2f} {floor:9.2f} {floor / actual:15.2f}", flush=True)
+        if not args.quick:
+            seconds, acc = cnn_training()
+            print(f"lesson-09 CNN (16->32 filters), 20 epochs on 1,347 digits: {seconds:.1f} s, "
+                  f"held-out accuracy {acc:.3f} on 450")
     return 0
 
 

@@ -149,3 +149,41 @@ def test_conv_bad_dout_and_arguments():
         nn.Conv2d(1, 2, 3, stride=0).forward(np.zeros((1, 1, 5, 5)))
     with pytest.raises(ValueError, match=r"MaxPool2d input: expected a 4-D array .* got shape \(4, 4\)"):
         nn.MaxPool2d(2).forward(np.zeros((4, 4)))
+
+
+@pytest.mark.parametrize("C,F,k,s,p", [(1, 4, 3, 1, 1), (1, 3, (2, 3), (2, 1), (1, 0)), (3, 5, 3, 2, 1),
+                                       (4, 2, (3, 2), 1, (0, 2))])
+def test_conv2d_matches_the_im2col_reference_in_any_memory_layout(C, F, k, s, p):
+    """Conv2d's NHWC computation equals cols @ W^T / col2im(dout W), whether x and dout come contiguous (NCHW) or as
+    NCHW views of NHWC memory (as another Conv2d's output and its upstream gradient do)."""
+    rng = np.random.default_rng(C * 10 + F)
+    layer = make_conv(C, F, k, s, p, rng)
+    x = rng.standard_normal((2, C, 7, 6))
+    out = layer.forward(x)
+    N, Ho, Wo = 2, out.shape[2], out.shape[3]
+    cols = nn.im2col(x, layer.kernel_size, layer.stride, layer.padding)
+    W, b = layer.params["W"], layer.params["b"]
+    expected = (cols @ W.reshape(F, -1).T + b).reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    dx = layer.backward(dout)
+    d2 = dout.transpose(0, 2, 3, 1).reshape(-1, F)
+    np.testing.assert_allclose(dx, nn.col2im(d2 @ W.reshape(F, -1), x.shape, layer.kernel_size, layer.stride,
+                                             layer.padding), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["W"], (d2.T @ cols).reshape(W.shape), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["b"], d2.sum(axis=0), rtol=1e-12, atol=1e-12)
+    nhwc = lambda a: np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # noqa: E731
+    np.testing.assert_allclose(layer.forward(nhwc(x)), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(nhwc(dout)), dx, rtol=1e-12, atol=1e-12)
+
+
+def test_stacked_convolutions_pass_the_gradient_check():
+    """Two Conv2d with a ReLU between: the second layer reads the first's NHWC-backed output, and the backward pass
+    hands gradients back in that layout; the whole stack meets the tolerance policy."""
+    rng = np.random.default_rng(7)
+    model = nn.Sequential(make_conv(1, 3, 3, 1, 1, rng), nn.ReLU(), make_conv(3, 2, 3, 2, 1, rng))
+    x = rng.standard_normal((2, 1, 6, 6))
+    report = check_layer(model, x)
+    assert max(report.errors.values()) <= TOLERANCE, report.errors
+    out32 = model.astype(np.float32).forward(x.astype(np.float32))
+    assert out32.dtype == np.float32 and model.backward(np.ones_like(out32)).dtype == np.float32

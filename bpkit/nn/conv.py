@@ -3,7 +3,9 @@
 im2col lays every receptive field out as one row, so a convolution becomes one matrix product (a GEMM):
 ``out = cols @ W.reshape(F, -1).T``. Its backward pass is two more GEMMs (``dW = dout^T cols``,
 ``dcols = dout W``) and col2im, which adds each row of ``dcols`` back onto the pixels it was copied from.
-Max-pooling reuses the same two helpers: a window's gradient goes to its argmax.
+Max-pooling reuses the same two helpers: a window's gradient goes to its argmax. ``Conv2d`` computes the same three
+GEMMs on an NHWC layout that makes the copies around them cheap (see "the layout Conv2d computes in" below);
+``im2col`` and ``col2im`` stay as the reference that lesson 09 teaches and the tests compare with.
 
 Functional pairs: ``conv2d_forward`` / ``conv2d_backward`` and ``maxpool2d_forward`` / ``maxpool2d_backward``; the
 classes ``Conv2d`` and ``MaxPool2d`` check their input, keep params/grads and call them.
@@ -14,6 +16,7 @@ Shapes: N images, C input channels, H x W pixels, F filters (output channels) of
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .._validate import as_float_array, require_dim, require_ndim
 from .init import get_initializer
@@ -97,6 +100,83 @@ def col2im(cols: np.ndarray, x_shape, kernel, stride=1, pad=0) -> np.ndarray:
     return dxp[:, ph:ph + H, pw:pw + W].transpose(0, 3, 1, 2)
 
 
+# ---- the layout Conv2d computes in ---------------------------------------------------------------------------------
+# im2col and col2im above are the reference (lesson 09 teaches them). Conv2d computes the same three GEMMs on a layout
+# chosen so that every copy around them moves long contiguous runs (bench/conv.py measures the difference):
+# - images are copied once into a padded NHWC buffer, and the windows are gathered from it in one strided copy, with
+#   columns ordered (kernel row, kernel column, channel), so each run is kw * C contiguous numbers;
+# - the output is computed as (N Ho Wo, F), i.e. NHWC, and returned as an NCHW *view*: the next layer's NHWC copy,
+#   or this layer's backward of an upstream gradient in the same layout, then moves contiguous memory or nothing;
+# - dx is accumulated per kernel offset: (dout @ W[:, :, i, j]) is an (N Ho Wo, C) block added onto a shifted NHWC
+#   window, instead of scattering the kh kw C columns of one big (dout @ W) matrix C numbers at a time;
+# - with one input channel (a network's first layer) the windows are gathered transposed, (kh kw, N Ho Wo), which
+#   makes both the gather and the scatter move rows of Wo pixels.
+
+
+def _conv_gemm_forward(x, W, b, stride, pad):
+    """x: (N, C, H, W) in any memory layout; W: (F, C, kh, kw); b: (F,); stride, pad: (row, column) pairs.
+
+    Returns out: (N, F, Ho, Wo), an NCHW view of (N, Ho, Wo, F) memory, and the cache (x_shape, cols, Wm, kernel,
+    stride, pad) where cols is (N Ho Wo, kh kw C) (or, for C = 1, its transpose (kh kw, N Ho Wo)) and Wm is (F, kh kw C),
+    the filters with their columns ordered as cols'.
+    """
+    N, C, H, Wi = x.shape
+    F, kh, kw = W.shape[0], W.shape[2], W.shape[3]
+    (sh, sw), (ph, pw) = stride, pad
+    Ho, Wo = conv_output_size(H, kh, sh, ph), conv_output_size(Wi, kw, sw, pw)
+    W = W.astype(x.dtype, copy=False)
+    if C == 1:
+        xp = np.zeros((N, H + 2 * ph, Wi + 2 * pw), dtype=x.dtype)
+        xp[:, ph:ph + H, pw:pw + Wi] = x[:, 0]
+        sN, sH, sW = xp.strides
+        windows = as_strided(xp, (kh, kw, N, Ho, Wo), (sH, sW, sN, sh * sH, sw * sW), writeable=False)
+        cols = np.empty((kh * kw + 1, N * Ho * Wo), dtype=x.dtype)                # (kh kw + 1, N Ho Wo)
+        cols[:-1].reshape(kh, kw, N, Ho, Wo)[...] = windows
+        cols[-1] = 1.0                                     # a row of ones: the GEMM adds the bias (and finds db)
+        Wm = np.concatenate([W.reshape(F, kh * kw), b.astype(x.dtype, copy=False)[:, None]], axis=1)
+        out = cols.T @ Wm.T                                                         # (N Ho Wo, F)
+        return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), (x.shape, cols, Wm, (kh, kw), stride, pad)
+    else:
+        xp = np.zeros((N, H + 2 * ph, Wi + 2 * pw, C), dtype=x.dtype)
+        xp[:, ph:ph + H, pw:pw + Wi] = x.transpose(0, 2, 3, 1)
+        sN, sH, sW, sC = xp.strides
+        windows = as_strided(xp, (N, Ho, Wo, kh, kw, C), (sN, sh * sH, sw * sW, sH, sW, sC), writeable=False)
+        cols = np.ascontiguousarray(windows).reshape(N * Ho * Wo, kh * kw * C)     # (N Ho Wo, kh kw C)
+        Wm = np.ascontiguousarray(W.transpose(0, 2, 3, 1)).reshape(F, kh * kw * C)
+        out = cols @ Wm.T                                                           # (N Ho Wo, F)
+    out += b.astype(x.dtype, copy=False)
+    return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), (x.shape, cols, Wm, (kh, kw), stride, pad)
+
+
+def _conv_gemm_backward(dout, cache):
+    """dout: (N, F, Ho, Wo), cache from ``_conv_gemm_forward`` -> (dx: (N, C, H, W), dW: (F, C, kh, kw), db: (F,)).
+
+    dW = dout^T cols, db = the sum of dout over (N, Ho, Wo), dx = the windows of (dout W) added back where they were
+    read. dx is an NCHW view of NHWC memory (of (N, H, W) memory when C = 1).
+    """
+    x_shape, cols, Wm, (kh, kw), (sh, sw), (ph, pw) = cache
+    N, C, H, Wi = x_shape
+    F, Ho, Wo = dout.shape[1:]
+    d2 = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F)        # no copy when dout is laid out as out was
+    if C == 1:
+        dWb = (cols @ d2).T                                           # (F, kh kw + 1): dW, then db
+        dW, db = dWb[:, :-1].reshape(F, 1, kh, kw), dWb[:, -1]
+        dcols = (Wm[:, :-1].T @ d2.T).reshape(kh, kw, N, Ho, Wo)    # transposed, like cols: rows of Wo pixels
+        dxp = np.zeros((N, H + 2 * ph, Wi + 2 * pw), dtype=d2.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                dxp[:, i:i + sh * Ho:sh, j:j + sw * Wo:sw] += dcols[i, j]
+        return dxp[:, None, ph:ph + H, pw:pw + Wi], dW, db
+    db = np.ones(len(d2), dtype=d2.dtype) @ d2
+    dW = (d2.T @ cols).reshape(F, kh, kw, C).transpose(0, 3, 1, 2)
+    W4 = Wm.reshape(F, kh, kw, C)
+    dxp = np.zeros((N, H + 2 * ph, Wi + 2 * pw, C), dtype=d2.dtype)
+    for i in range(kh):
+        for j in range(kw):                                           # one (N Ho Wo, C) block per kernel offset
+            dxp[:, i:i + sh * Ho:sh, j:j + sw * Wo:sw] += (d2 @ W4[:, i, j]).reshape(N, Ho, Wo, C)
+    return dxp[:, ph:ph + H, pw:pw + Wi].transpose(0, 3, 1, 2), dW, db
+
+
 def _image_input(x, channels: int | None, what: str) -> np.ndarray:
     x = as_float_array(x, what)
     layout = f"(N, {channels if channels is not None else 'C'}, H, W)"
@@ -108,33 +188,28 @@ def _image_input(x, channels: int | None, what: str) -> np.ndarray:
 
 # ---- convolution -------------------------------------------------------------------------------------------------
 def conv2d_forward(x, W, b, stride=1, padding=0):
-    """Convolution as one GEMM of im2col's rows with the filters: ``out[n, f] = sum_c x_pad[n, c] (*) W[f, c] + b[f]``.
+    """Convolution as one GEMM of the gathered windows with the filters:
+    ``out[n, f] = sum_c x_pad[n, c] (*) W[f, c] + b[f]``.
 
-    x: (N, C, H, W), W: (F, C, kh, kw), b: (F,); stride, padding: ints or (row, column) pairs.
-    Returns out: (N, F, Ho, Wo) in x's dtype, and the cache (x_shape, cols (N Ho Wo, C kh kw), W, stride, padding).
+    x: (N, C, H, W) in any memory layout, W: (F, C, kh, kw), b: (F,); stride, padding: ints or (row, column) pairs.
+    Returns out: (N, F, Ho, Wo) in x's dtype, an NCHW view of NHWC memory (see "the layout Conv2d computes in"
+    above), and the cache (x_shape, cols, Wm, kernel, stride, padding): cols (N Ho Wo, kh kw C) holds the windows,
+    Wm (F, kh kw C) the filters with their columns in the same order (for C = 1: cols (kh kw + 1, N Ho Wo),
+    transposed with a row of ones, and Wm (F, kh kw + 1) ending with the bias).
     """
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
-    F, kernel = W.shape[0], W.shape[2:]
-    Ho, Wo = _check_geometry(x.shape, kernel, stride, padding, "conv2d input")
-    W = W.astype(x.dtype, copy=False)
-    cols = im2col(x, kernel, stride, padding)                             # (N * Ho * Wo, C * kh * kw)
-    out = cols @ W.reshape(F, -1).T + b.astype(x.dtype, copy=False)      # (N * Ho * Wo, F)
-    out = out.reshape(x.shape[0], Ho, Wo, F).transpose(0, 3, 1, 2)
-    return out, (x.shape, cols, W, stride, padding)
+    _check_geometry(x.shape, W.shape[2:], stride, padding, "conv2d input")
+    return _conv_gemm_forward(x, W, b, stride, padding)
 
 
 def conv2d_backward(dout, cache):
-    """dout: (N, F, Ho, Wo), cache from ``conv2d_forward`` -> (dx: (N, C, H, W), dW: (F, C, kh, kw), db: (F,)).
+    """dout: (N, F, Ho, Wo) in any memory layout, cache from ``conv2d_forward`` -> (dx: (N, C, H, W),
+    dW: (F, C, kh, kw), db: (F,)).
 
-    Two GEMMs and col2im: dW = dout^T cols, db = the sum of dout, dx = col2im(dout W).
+    Two GEMMs and the adjoint of the gather: dW = dout^T cols, db = the sum of dout, dx = col2im(dout W), computed as
+    one (dout W[:, :, i, j]) block per kernel offset added onto a shifted window of an NHWC buffer.
     """
-    x_shape, cols, W, stride, padding = cache
-    F = W.shape[0]
-    d2 = dout.transpose(0, 2, 3, 1).reshape(-1, F)                        # (N * Ho * Wo, F), as out was
-    dW = (d2.T @ cols).reshape(W.shape)
-    db = d2.sum(axis=0)
-    dcols = d2 @ W.reshape(F, -1).astype(d2.dtype, copy=False)
-    return col2im(dcols, x_shape, W.shape[2:], stride, padding), dW, db
+    return _conv_gemm_backward(dout, cache)
 
 
 class Conv2d(Layer):
