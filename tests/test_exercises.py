@@ -19,6 +19,7 @@ from bpkit.gradcheck import numerical_gradient
 from bpkit.nn.layers import Linear
 from test_exercise_ex11 import WRONG as EX11_WRONG
 from test_exercises_attention import WRONG as ATTENTION_WRONG
+from test_exercise_ex13 import WRONG as EX13_WRONG
 from test_exercises_cnn_rnn import WRONG as CNN_RNN_WRONG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -401,6 +402,7 @@ WRONG = {
 WRONG.update(CNN_RNN_WRONG)
 WRONG.update(EX11_WRONG)
 WRONG.update(ATTENTION_WRONG)  # ex12's, written per row and per gate beside its own tests
+WRONG.update(EX13_WRONG)
 WRONG.update({("Value", name): _patched(**methods) for name, methods in VALUE_WRONG.items()})
 MISTAKES = [(spec, m) for _, spec in SPECS for m in spec.mistakes]
 
