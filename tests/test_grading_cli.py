@@ -134,16 +134,19 @@ def test_killed_grader_resumes_to_the_same_gradebook(tmp_path):
 
 
 def _workers_of(grader_pid: int) -> list[int]:
-    """Grading workers started by ``grader_pid``, and any sandboxed child (uid >= SANDBOX_UID_BASE)."""
-    from bpkit.sandbox.confine import SANDBOX_UID_BASE
+    """Grading workers started by ``grader_pid`` and the sandboxed children they forked.
+
+    A forked child keeps its worker's command line (``-m bpkit.sandbox.worker EXERCISE FD GRADER_PID``), so matching
+    the command line finds both, and nothing that another grader running in parallel (another test) started.
+    """
+    marker = str(grader_pid).encode()
     found = []
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            uid = os.stat(f"/proc/{entry}").st_uid
         except OSError:
             continue
-        if (b"bpkit.sandbox.worker" in cmdline and str(grader_pid).encode() in cmdline) or uid >= SANDBOX_UID_BASE:
+        if b"bpkit.sandbox.worker" in cmdline and marker in cmdline:
             found.append(int(entry))
     return found
 

@@ -13,6 +13,8 @@ import sys
 import types
 from pathlib import Path
 
+from .. import _pyparse
+
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 SPEC_SUFFIX = ".spec.py"
 
@@ -90,11 +92,11 @@ def definitions(path: Path) -> dict:
     for index, source in enumerate(code_cells(path), start=1):
         code = _python_only(source)
         try:
-            tree = ast.parse(code)
+            tree = _pyparse.parse(code)
         except SyntaxError as exc:
             raise SpecError(f"{path}, code cell {index}: not valid Python ({exc.msg}, line {exc.lineno})") from None
         if tree.body and _defines_only(tree):
-            exec(compile(tree, f"<{Path(path).name} cell {index}>", "exec"), namespace)  # noqa: S102 - trusted
+            exec(_pyparse.compile_tree(tree, f"<{Path(path).name} cell {index}>"), namespace)  # noqa: S102 - trusted
     return namespace
 
 

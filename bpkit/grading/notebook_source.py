@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import _pyparse
+
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 PYTHON_CELL_MAGICS = {"%%time", "%%timeit", "%%capture", "%%prun"}   # their body is plain Python: keep it
 RUNNABLE_CELL_MAGICS = {"%%writefile", "%%file"}                      # the child carries them out
@@ -132,7 +134,7 @@ def redefinitions(cells, functions) -> list[str]:
     where: dict[str, list[int]] = {}
     for cell in cells:
         try:
-            tree = ast.parse(cell.source)
+            tree = _pyparse.parse(cell.source)
         except (SyntaxError, ValueError):
             continue
         for node in tree.body:
