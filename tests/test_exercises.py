@@ -564,3 +564,18 @@ def test_reference_gradients_are_central_differences_of_the_forward():
     x = case["x"].copy()
     num = numerical_gradient(lambda x_: x_ @ case["W"] + case["b"], x, case["dout"])
     assert np.allclose(num, case["dout"] @ case["W"].T, rtol=1e-7, atol=1e-9)
+
+
+def test_an_endless_backward_in_check_costs_backward_not_the_methods_that_work():
+    # the student's check(): an endless loop in backward() used to turn every row of the case into TIMEOUT
+    def backward(self):
+        while True:
+            pass
+
+    _, spec = find_function("Value")
+    rows = run_checks(spec, _patched(backward=backward), time_limit_s=1.0)
+    timed_out = [r for r in rows if r.status == "timeout"]
+    methods = [r for r in rows if not r.name.startswith(("backward", "runs")) and r.status != "timeout"]
+    assert timed_out and all(r.name.startswith(("backward", "runs")) for r in timed_out), \
+        [(r.name, r.status) for r in timed_out]
+    assert methods and all(r.passed for r in methods), [(r.name, r.message) for r in methods if not r.passed]

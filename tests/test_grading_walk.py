@@ -99,8 +99,6 @@ def test_a_scalar_or_float32_result_is_not_called_scaled_by_a_constant_factor():
     assert "constant factor" in relation("h", 1.7 * want, want, {})
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: the Value driver (bpkit.exercises.drivers.value_class) runs every "
-                   "method in one call, so a time-out in backward() discards the methods already checked")
 def test_an_endless_backward_costs_backward_not_the_methods_that_work(ex02):
     rows, _ = ex02
     pat = rows["pat_endless_backward"]

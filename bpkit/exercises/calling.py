@@ -64,7 +64,9 @@ def attempt(outputs: dict, part: str, thunk: Callable[[], dict]) -> None:
     """Run one part of a call (a method of a class, a mode of a function) and record a failure as strings.
 
     On success the part's outputs are merged in; NotImplementedError records ``part!status = "not_implemented"``;
-    another exception records "error" and the message naming the student's own line.
+    another exception records "error" and the message naming the student's own line. A time-out (an exception whose
+    class sets ``is_time_up``) records "timeout" and goes on up, carrying the outputs so far as ``partial_outputs``,
+    so an endless loop in one method costs that method and the cases after it, not the methods already checked.
     """
     try:
         outputs.update(thunk())
@@ -74,6 +76,14 @@ def attempt(outputs: dict, part: str, thunk: Callable[[], dict]) -> None:
     except Exception as exc:  # noqa: BLE001 - the student's exception is the result
         outputs[part + STATUS] = "error"
         outputs[part + MESSAGE] = describe_exception(exc)
+    except BaseException as exc:
+        if not getattr(exc, "is_time_up", False):
+            raise
+        # the time ran out in this part: the parts already run keep their outputs (they travel on the exception)
+        outputs[part + STATUS] = "timeout"
+        outputs[part + MESSAGE] = "did not return within its time limit (an endless loop?)"
+        exc.partial_outputs = dict(outputs)
+        raise
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -158,6 +168,8 @@ def call_with(fn, function: str, names: tuple[str, ...], values: list) -> Any:
 
 class CallTimeout(BaseException):
     """A student's call ran past its time limit (a BaseException, so ``except Exception`` does not swallow it)."""
+
+    is_time_up = True
 
 
 class time_limit:

@@ -39,6 +39,8 @@ class _OutOfTime(BaseException):
     """Raised by SIGALRM inside a cell or a call that used up its share of the time (not an Exception, so a
     student's ``except Exception`` does not swallow it)."""
 
+    is_time_up = True       # a driver's parts that already returned keep their outputs (exercises.calling.attempt)
+
 
 def _alarm(signum, frame):
     raise _OutOfTime()
@@ -329,9 +331,12 @@ def _call_functions(names, calls, cases, namespace, result_fd: int, clock, guard
                     frame, arrays = _call_one(frame, calls[name], fn, case, share, clock["max_output"])
                 finally:
                     guard.calling = ""
+                part_timed_out = frame.pop("part_timed_out", "")
                 if frame["status"] in (Status.TIMEOUT, Status.MEMORY) or frame.pop("too_big", False):
                     stopped = (frame["status"], f"{frame['message']} (on case {i + 1}, so the later cases "
                                "were not run)")
+                elif part_timed_out:
+                    stopped = (Status.TIMEOUT, f"{part_timed_out} (on case {i + 1}, so the later cases were not run)")
             protocol.write_frame(result_fd, frame, arrays)
 
 
@@ -349,9 +354,13 @@ def _call_one(frame: dict, call, fn, case, seconds: float, max_output: int) -> t
                          f"limit is {max_output / 2**20:.3g} MB")
         else:
             frame["values"] = protocol.encode_values(outputs, "a", arrays)
-    except _OutOfTime:
-        frame.update(status=Status.TIMEOUT, message=f"was stopped after {seconds:.3g} s, its share of the time "
-                     "limit (an endless loop?)")
+    except _OutOfTime as exc:
+        message = f"was stopped after {seconds:.3g} s, its share of the time limit (an endless loop?)"
+        partial = getattr(exc, "partial_outputs", None)
+        if partial is None:
+            frame.update(status=Status.TIMEOUT, message=message)
+        else:           # one part ran out of time: the parts before it are graded, the later cases are not run
+            frame.update(values=protocol.encode_values(partial, "a", arrays), part_timed_out=message)
     except NotImplementedError:
         frame.update(status=Status.NOT_IMPLEMENTED, message="not implemented yet (still raises NotImplementedError)")
     except MemoryError:
