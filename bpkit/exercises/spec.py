@@ -16,33 +16,16 @@ A check is split in two halves so that student code never runs where comparisons
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from ..status import Status  # noqa: F401 - the one vocabulary of statuses, re-exported for specs
+
 Case = dict[str, Any]
 Outputs = dict[str, Any]
-
-
-class Status(str, enum.Enum):
-    """What happened to one check on one case (a row), and the vocabulary of a submission's status."""
-
-    OK = "ok"
-    NOT_IMPLEMENTED = "not_implemented"
-    MISSING = "missing"
-    ERROR = "error"
-    TIMEOUT = "timeout"
-    MEMORY = "memory"
-    INVALID = "invalid"
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
 
 
 @dataclass

@@ -1,54 +1,9 @@
-"""One vocabulary for how a check, a case or a whole submission ended (shared by the sandbox and the grader).
-
-``Status`` is a ``str`` enum, so a status is written to JSON and CSV as its plain value (``"ok"``, ``"timeout"``)
-and compares equal to it; what a child sends back is turned into a member with ``Status.parse`` (anything unknown
-becomes ``ERROR``: the child controls those bytes).
-"""
+"""The words a feedback page and the summary use for each status; the vocabulary itself is ``bpkit.status``."""
 from __future__ import annotations
 
-from enum import Enum
+from ..status import Status
 
-
-class Status(str, Enum):
-    OK = "ok"                           # ran; its points are whatever the checks gave
-    NOT_IMPLEMENTED = "not_implemented"  # still raises NotImplementedError (a row status; a submission says MISSING)
-    MISSING = "missing"                 # the function is not defined, or no notebook was submitted
-    ERROR = "error"                     # raised, crashed, exited, or sent something malformed
-    TIMEOUT = "timeout"                 # ran past its share of the time limit
-    MEMORY = "memory"                   # ran out of memory
-    INVALID = "invalid"                 # the file is not a notebook that can be read (decided before running)
-    UNGRADED = "ungraded"               # found but not graded yet (an interrupted run): no score, not a zero
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
-
-    @classmethod
-    def parse(cls, value) -> "Status":
-        try:
-            return cls(value)
-        except ValueError:
-            return cls.ERROR
-
-    @property
-    def counted(self) -> "Status":
-        """The status a submission reports for a row with this status (not implemented counts as missing)."""
-        return Status.MISSING if self is Status.NOT_IMPLEMENTED else self
-
-    @property
-    def severity(self) -> int:
-        """Sort key, most severe first: invalid < timeout < memory < error < missing < ok."""
-        return _SEVERITY.index(self.counted)
-
-    @property
-    def hit_limit(self) -> bool:
-        """True for the statuses a higher limit might change (a rerun with a raised limit re-grades them)."""
-        return self in (Status.TIMEOUT, Status.MEMORY)
-
-
-_SEVERITY = [Status.UNGRADED, Status.INVALID, Status.TIMEOUT, Status.MEMORY, Status.ERROR, Status.MISSING, Status.OK]
+__all__ = ["Status", "WORDS"]
 
 # the words a feedback page and the summary use for each submission status
 WORDS = {
