@@ -296,6 +296,18 @@ def gradient_of_objective(name: str) -> Call:
 
 # ---- a function given a bpkit model (ex08) -----------------------------------------------------------------------
 
+def network_case(rng, n: int, widths, activation: str, inputs: str = "X", labels: str = "y") -> dict:
+    """A case for ``build_model``: n random inputs, class labels, and weights ``W{i}`` / ``b{i}`` for the layer
+    widths (input to classes), scaled so every activation stays in its curved range."""
+    case = {inputs: rng.standard_normal((n, widths[0])), labels: rng.integers(0, widths[-1], n),
+            "activation": activation, "layers": len(widths) - 1,
+            "label": f"N={n}, widths {'-'.join(map(str, widths))}, {activation}"}
+    for i, (d, m) in enumerate(zip(widths[:-1], widths[1:])):
+        case[f"W{i}"] = rng.standard_normal((d, m)) * 1.5 / np.sqrt(d)
+        case[f"b{i}"] = 0.1 * rng.standard_normal(m)
+    return case
+
+
 def build_model(case, weights=None):
     """The case's network as a bpkit Sequential (Linear, activation, ..., Linear), weights copied in.
 

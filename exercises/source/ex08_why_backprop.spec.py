@@ -84,13 +84,7 @@ ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid}
 def _norm_cases(rng):
     cases = []
     for n, widths, activation in NORM_SETUPS:
-        case = {"X": rng.standard_normal((n, widths[0])), "y": rng.integers(0, widths[-1], n),
-                "activation": activation, "layers": len(widths) - 1,
-                "label": f"N={n}, widths {'-'.join(map(str, widths))}, {activation}"}
-        for i, (d, m) in enumerate(zip(widths[:-1], widths[1:])):
-            case[f"W{i}"] = rng.standard_normal((d, m)) * 1.5 / np.sqrt(d)
-            case[f"b{i}"] = 0.1 * rng.standard_normal(m)
-        cases.append(case)
+        cases.append(drivers.network_case(rng, n, widths, activation))
     # stability: classes spanning ~1000 (a softmax without its max shift, or with a min, overflows)
     case = {"X": rng.standard_normal((3, 3)), "y": np.array([1, 1, 0]), "activation": "tanh", "layers": 2,
             "W0": rng.standard_normal((3, 4)) * 1.5 / np.sqrt(3), "b0": 0.1 * rng.standard_normal(4),

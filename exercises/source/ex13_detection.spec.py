@@ -138,13 +138,7 @@ SALIENCY_SETUPS = [(1, [4, 5, 3], "tanh"), (5, [3, 4, 4, 2], "sigmoid"), (3, [6,
 def _saliency_cases(rng):
     cases = []
     for n, widths, activation in SALIENCY_SETUPS:
-        case = {"x": rng.standard_normal((n, widths[0])), "cls": rng.integers(0, widths[-1], n),
-                "activation": activation, "layers": len(widths) - 1,
-                "label": f"N={n}, widths {'-'.join(map(str, widths))}, {activation}"}
-        for i, (d, m) in enumerate(zip(widths[:-1], widths[1:])):
-            case[f"W{i}"] = rng.standard_normal((d, m)) * 1.5 / np.sqrt(d)
-            case[f"b{i}"] = 0.1 * rng.standard_normal(m)
-        cases.append(case)
+        cases.append(drivers.network_case(rng, n, widths, activation, inputs="x", labels="cls"))
     return finish_cases(cases)
 
 
