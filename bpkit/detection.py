@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validate import as_float_array, as_rng
+from .nn.layers import sigmoid
+from .nn.losses import log_softmax
 
 __all__ = ["box_iou", "nms", "batched_nms", "precision_recall", "average_precision", "mean_average_precision",
            "encode_targets", "decode_targets", "decode_predictions", "postprocess", "Scenes", "make_scenes",
@@ -227,10 +229,6 @@ def decode_targets(target, image_size: int = 48):
     return out
 
 
-def _sigmoid(z):
-    return np.exp(-np.logaddexp(0.0, -z))
-
-
 def decode_predictions(pred, image_size: int = 48, score_threshold: float = 0.05):
     """Raw detector output -> candidate detections per image (before NMS).
 
@@ -242,9 +240,8 @@ def decode_predictions(pred, image_size: int = 48, score_threshold: float = 0.05
     if pred.ndim != 4 or pred.shape[1] < 6:
         raise ValueError(f"pred: expected shape (N, 5 + C, S, S) with C >= 1, got {pred.shape}")
     logits = pred[:, 5:]
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    scores = _sigmoid(pred[:, 0]) * probs.max(axis=1)
+    probs = np.exp(log_softmax(logits, axis=1))
+    scores = sigmoid(pred[:, 0]) * probs.max(axis=1)
     classes = probs.argmax(axis=1)
     boxes = _cell_boxes(pred, image_size / pred.shape[-1])
     out = []
