@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from bpkit.autodiff import Value
@@ -309,8 +309,9 @@ def _build(tree, leaves, relu_inputs):
     return fv(va, vb), fe(ea, eb)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(tree=trees, point=st.tuples(*[st.floats(-2, 2, allow_nan=False) for _ in range(3)]))
+@example(tree=("-", ("exp", ("/", 1, 0)), ("*", ("exp", 1), ("exp", 1))), point=(0.0, 1.0, 0.0))  # e^2y - e^y e^y
 def test_random_expressions_match_sympy(tree, point):
     leaves = [Value(p) for p in point]
     relu_inputs: list[float] = []
@@ -325,7 +326,12 @@ def test_random_expressions_match_sympy(tree, point):
     assert float(expr.evalf(subs=subs)) == pytest.approx(out.data, rel=1e-9, abs=1e-12)
     symbolic = np.array([float(sp.diff(expr, s).evalf(subs=subs)) for s in SYMBOLS])
     backward = np.array([leaf.grad for leaf in leaves])
-    assert relative_error(backward, symbolic) <= TOLERANCE
+    if np.abs(symbolic).max() < 1e-12:
+        # the terms cancel exactly (d/dy of e^2y - e^y e^y): the relative error has no scale left, only roundoff of
+        # the cancelling terms (~1e-15) against the policy's 1e-8 floor, so compare with zero at float64 roundoff
+        assert np.abs(backward).max() < 1e-12, backward
+    else:
+        assert relative_error(backward, symbolic) <= TOLERANCE
 
 
 # ---------------------------------------------------------------- the tiny Value MLP
