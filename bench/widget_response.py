@@ -4,9 +4,12 @@ figure, for lesson 07's optimizer race (landscape dropdown at 990 steps, learnin
 
     python bench/widget_response.py [--shots DIR]
 
-Each figure is the median of several changes, measured in the page: the clock starts in the browser just before the
-control changes and stops at Plotly's ``plotly_afterplot`` event of the widget's figure (kernel round trip, Python,
-the comm message and the redraw). Screenshots at 1440x900 go to DIR (default tests/artifacts).
+Each figure is the median of several changes, measured in the page: the clock starts when the student lets go of
+the slider (the ``pointerup`` that sends the new value, as ``continuous_update=False`` sliders do) or when the
+dropdown's ``change`` fires, and stops at the last Plotly redraw event of the widget's figure (kernel round trip,
+Python, the comm message and the redraw). The robot's own mouse travel before the release is not counted (a
+previous version started the clock before the drag and so counted ~100 ms of Playwright's mouse moves).
+Screenshots at 1440x900 go to DIR (default tests/artifacts).
 """
 from __future__ import annotations
 
@@ -23,7 +26,13 @@ _ARM_JS = """([marker, index]) => {
   const cells = [...document.querySelectorAll('.jp-CodeCell')];
   const cell = cells.find(c => c.innerText.includes(marker));
   const gd = cell.querySelectorAll('.js-plotly-plot')[index || 0];
-  window.__bench = {gd, cell, t0: 0, t1: 0};
+  window.__bench = {gd, cell, t0: 0, t1: 0, armed: false};
+  if (!window.__benchListening) {
+    const start = () => { if (window.__bench.armed) { window.__bench.t0 = performance.now();
+                                                        window.__bench.armed = false; } };
+    document.addEventListener('pointerup', start, true);
+    document.addEventListener('change', start, true);
+    window.__benchListening = true; }
   if (!gd.__benchHooked) {
     for (const ev of ['plotly_afterplot', 'plotly_restyle', 'plotly_relayout', 'plotly_update'])
       gd.on(ev, () => { window.__bench.t1 = performance.now(); });
@@ -41,10 +50,11 @@ def run_code(page, code: str) -> None:
 
 
 def timed(page, action, timeout: float = 20.0) -> float:
-    """Seconds from just before ``action()`` to the next plotly_afterplot of the armed figure."""
-    page.evaluate("() => { window.__bench.t1 = 0; window.__bench.t0 = performance.now(); }")
+    """Seconds from the release of the control in ``action()`` to the armed figure's last redraw."""
+    page.evaluate("() => { window.__bench.t1 = 0; window.__bench.t0 = 0; window.__bench.armed = true; }")
     action()
-    page.wait_for_function("() => window.__bench.t1 > window.__bench.t0", timeout=timeout * 1000)
+    page.wait_for_function("() => window.__bench.t0 > 0 && window.__bench.t1 > window.__bench.t0",
+                           timeout=timeout * 1000)
     while True:                                   # the last redraw of this change: none for 0.5 s
         last = page.evaluate("() => window.__bench.t1")
         time.sleep(0.5)

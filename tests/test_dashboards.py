@@ -252,3 +252,21 @@ def test_decision_boundary_many_classes_and_bad_input():
     assert len(boundary.fig.data) == 4                    # heatmap + one scatter per class
     with pytest.raises(ValueError, match="2 features"):
         DecisionBoundary(model, np.zeros((5, 3)), np.zeros(5, int))
+
+
+def test_race_remembers_runs_and_a_shorter_race_is_the_prefix_of_a_longer_one():
+    race = OptimizerRace(learning_rates=same_lr(0.01), steps=500)
+    assert race.races_run == 1
+    race.steps.value = 100                                  # a prefix of the remembered run: no new run
+    assert race.races_run == 1
+    fresh = OptimizerRace(learning_rates=same_lr(0.01), steps=100)
+    for name in race.optimizers:
+        np.testing.assert_array_equal(race.paths[name], fresh.paths[name])
+    race.steps.value = 600                                  # longer than any remembered run: runs again
+    assert race.races_run == 2 and len(race.paths["SGD"]) == 601
+    race.lr_scale.value = 2.0                               # a new setting runs; going back does not
+    assert race.races_run == 3
+    race.lr_scale.value = 1.0
+    assert race.races_run == 3
+    np.testing.assert_array_equal(race.paths["Adam"], OptimizerRace(learning_rates=same_lr(0.01),
+                                                                    steps=600).paths["Adam"])
