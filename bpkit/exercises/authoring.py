@@ -10,11 +10,11 @@ import numpy as np
 
 from . import drivers
 from .checks import (Check, finish_cases, function_spec, gradient, returns_check, unchanged_check,
-                     value_check)
+                     value_check, weights_check)
 from .spec import Exercise, FunctionSpec, Mistake
 
 __all__ = ["np", "drivers", "Check", "finish_cases", "function_spec", "gradient", "returns_check",
-           "unchanged_check", "value_check", "Exercise", "FunctionSpec", "Mistake", "exercise"]
+           "unchanged_check", "value_check", "weights_check", "Exercise", "FunctionSpec", "Mistake", "exercise"]
 
 
 def exercise(id: str, title: str, functions: list[FunctionSpec], notebook: str = "") -> Exercise:

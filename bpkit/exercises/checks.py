@@ -18,6 +18,7 @@ import numpy as np
 from ..gradcheck import TOLERANCE, numerical_gradient, relative_error
 from . import diagnose
 from .calling import INPUT_PREFIX as INPUT, MESSAGE, STATUS
+from .drivers import WEIGHTS, WEIGHTS_CHANGED
 from .spec import Case, CheckResult, FunctionSpec, Mistake, Outputs, Status
 
 EXPECTED, MISTAKES, EXACT = "__expected__", "__mistakes__", "__exact__"   # keys of a case carrying public data
@@ -63,8 +64,8 @@ class Context:
     """One case being graded: the student's outputs, the expected values and the mistakes' outputs (both lazy)."""
 
     def __init__(self, case: Case, outputs: Outputs, expected: Callable[[Case], dict], call, mistakes,
-                 reference=None):
-        self.case, self.outputs = case, outputs
+                 reference=None, function: str = ""):
+        self.case, self.outputs, self.function = case, outputs, function
         self._expected_fn, self._call, self.mistakes = expected, call, mistakes
         self._reference = reference
         self._expected: dict | None = None
@@ -114,6 +115,8 @@ class Context:
     def expected_value(self, key: str):
         if key.startswith(INPUT):
             return self.case[key[len(INPUT):]]
+        if key.startswith(WEIGHTS):     # a model's weights: no change at all is the right answer
+            return np.asarray(0.0)
         return self.expected[key]
 
 
@@ -175,7 +178,32 @@ def _value(check: Check, ctx: Context) -> Verdict:
     return Verdict(ok, message, err, check.tolerance, keys=() if ok else (key,))
 
 
-_EVALUATORS = {"returns": _returns, "unchanged": _unchanged, "value": _value}
+def _number(x: float) -> str:
+    return f"{x:.2g}" if 1e-3 <= x < 1e4 else f"{x:.1e}"
+
+
+def _weights(check: Check, ctx: Context) -> Verdict:
+    """Every parameter of the model the driver handed over is exactly as it was (``model_function`` with
+    ``weights_unchanged``: ``weights:I.TYPE.NAME`` is how far ``model.layers[I].params[NAME]`` moved)."""
+    who = ctx.function or "the call"
+    if WEIGHTS_CHANGED not in ctx.outputs:
+        return Verdict(False, f"could not see the model's weights after {who} returned", keys=())
+    moved = [(k, v) for k, v in ctx.outputs.items() if k.startswith(WEIGHTS) and k != WEIGHTS_CHANGED
+             and (isinstance(v, str) or float(v) != 0.0)]
+    if not moved and float(ctx.outputs[WEIGHTS_CHANGED]) == 0.0:
+        return Verdict(True)
+    words = []
+    for key, value in sorted(moved, key=lambda kv: -np.inf if isinstance(kv[1], str) else -float(kv[1])):
+        i, kind, name = key[len(WEIGHTS):].split(".", 2)
+        what = f"the {name} of model.layers[{i}] ({kind})"
+        words.append(f"{what} {value.lstrip('!')}" if isinstance(value, str)
+                     else f"{what} moved by up to {_number(float(value))}")
+    more = f", and {len(words) - 1} more weight array{'s' * (len(words) > 2)} changed" if len(words) > 1 else ""
+    message = f"{who} changed the model's weights: {words[0] if words else 'some of them'}{more}"
+    return Verdict(False, message, keys=(WEIGHTS_CHANGED,))
+
+
+_EVALUATORS = {"returns": _returns, "unchanged": _unchanged, "value": _value, "weights": _weights}
 
 
 def returns_check(keys: tuple[str, ...], points: float, name: str | None = None, part: str = "",
@@ -196,6 +224,14 @@ def value_check(key: str, points: float, against: str, tolerance: float = TOLERA
                 hint: str = "", name: str | None = None) -> Check:
     """The output ``key`` equals the expected value within ``tolerance`` (relative error, the course's policy)."""
     return Check("value", name or f"{key.split('.')[-1]} matches {against}", points, (key,), tolerance, part, hint)
+
+
+def weights_check(points: float, name: str = "leaves the model's weights unchanged", hint: str = "") -> Check:
+    """No parameter of the model handed to the student changed, exactly (``drivers.model_function`` with
+    ``weights_unchanged=True``): for functions that use a model's backward pass but must not train it."""
+    return Check("weights", name, points, (WEIGHTS_CHANGED,), hint=hint or (
+        "use the model's forward and backward only: backward fills layer.grads, which is fine, but nothing may "
+        "write into layer.params (no optimizer step, no W -= lr * dW); to experiment, work on copy.deepcopy(model)"))
 
 
 # ---- references ------------------------------------------------------------------------------------------------
@@ -269,7 +305,7 @@ def make_grade(name: str, checks: list[Check], expected, call, mistakes: list[Mi
 
     def grade(case: Case, outputs: Outputs) -> list[CheckResult]:
         outputs = as_arrays(outputs)
-        ctx = Context(case, outputs, expected, call, mistakes, reference)
+        ctx = Context(case, outputs, expected, call, mistakes, reference, function=name)
         weight = float(case.get("weight", 1.0))
         rows, failed, invalid = [], [], []
         for check in checks:

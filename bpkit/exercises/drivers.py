@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..nn.layers import Linear, Sigmoid, Tanh
+from ..nn.conv import Conv2d, MaxPool2d
+from ..nn.layers import Flatten, Linear, ReLU, Sigmoid, Tanh
 from ..nn.model import Sequential
 from .calling import INPUT_PREFIX as INPUT, attempt, call_with, copies, plain, unpack
 
@@ -294,7 +295,11 @@ def gradient_of_objective(name: str) -> Call:
     return _described(call, "gradient_of_objective", dict(name=name))
 
 
-# ---- a function given a bpkit model (ex08) -----------------------------------------------------------------------
+# ---- a function given a bpkit model (ex08, ex13) -----------------------------------------------------------------
+
+WEIGHTS = "weights:"                   # outputs["weights:2.Linear.W"]: how far that parameter moved during the call
+WEIGHTS_CHANGED = WEIGHTS + "changed"   # 1.0 when any parameter of the model changed during the call, else 0.0
+
 
 def network_case(rng, n: int, widths, activation: str, inputs: str = "X", labels: str = "y") -> dict:
     """A case for ``build_model``: n random inputs, class labels, and weights ``W{i}`` / ``b{i}`` for the layer
@@ -308,31 +313,109 @@ def network_case(rng, n: int, widths, activation: str, inputs: str = "X", labels
     return case
 
 
-def build_model(case, weights=None):
-    """The case's network as a bpkit Sequential (Linear, activation, ..., Linear), weights copied in.
+def cnn_case(rng, n: int, channels: int, size, filters: int, classes: int, inputs: str = "x",
+             labels: str = "cls", margin: float = 1e-3) -> dict:
+    """A case for ``build_model``: lesson 09's CNN in small, Conv2d(channels, filters, 3, padding=1), ReLU,
+    MaxPool2d(2), Flatten, Linear(filters * H/2 * W/2, classes), on n random (channels, H, W) images.
 
-    (The spec lists these classes in ``hands_over``: the grader keeps them where a submission runs.)"""
-    activations = {"tanh": Tanh, "sigmoid": Sigmoid}
+    ReLU and max-pooling have kinks, where central differences are wrong; the draw is repeated until every
+    convolution output is at least ``margin`` from 0 and every pooling window's largest positive value is at least
+    ``margin`` above the window's next value, so a step of h = 1e-5 never crosses a kink.
+    """
+    h, w = size
+    d = filters * (h // 2) * (w // 2)
+    for _ in range(100):
+        case = {inputs: rng.standard_normal((n, channels, h, w)), labels: rng.integers(0, classes, n),
+                "conv": 1, "kernel": 3, "padding": 1, "pool": 2, "activation": "relu", "layers": 2,
+                "label": f"N={n}, a CNN (Conv2d {channels}->{filters}, ReLU, MaxPool2d, Linear) on {channels}x{h}x{w} "
+                         "images",
+                "W0": rng.standard_normal((filters, channels, 3, 3)) * 1.5 / np.sqrt(9 * channels),
+                "b0": 0.1 * rng.standard_normal(filters),
+                "W1": rng.standard_normal((d, classes)) * 1.5 / np.sqrt(d), "b1": 0.1 * rng.standard_normal(classes)}
+        conv = build_model(case).layers[0].forward(case[inputs])                # (N, F, H, W) before the ReLU
+        windows = np.maximum(conv, 0).reshape(n, filters, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5)
+        top2 = np.sort(windows.reshape(-1, 4), axis=1)[:, -2:]
+        gaps = (top2[:, 1] - top2[:, 0])[top2[:, 1] > 0]
+        if np.abs(conv).min() >= margin and (gaps.size == 0 or gaps.min() >= margin):
+            return case
+    raise ValueError("cnn_case: no draw away from the kinks in 100 tries")   # pragma: no cover
+
+
+MODEL_CLASSES = (Sequential, Linear, Tanh, Sigmoid, ReLU, Conv2d, MaxPool2d, Flatten)   # what build_model uses
+
+
+def build_model(case, weights=None):
+    """The case's network as a bpkit Sequential, weights copied in: (Linear, activation, ..., Linear) for a
+    ``network_case``; (Conv2d, ReLU, MaxPool2d, Flatten, Linear) for a ``cnn_case``.
+
+    (A spec using it lists ``MODEL_CLASSES`` in ``hands_over``: the grader keeps these classes where a submission
+    runs, and nothing else of bpkit.)"""
     weights = weights or {k: case[k] for k in case if k[0] in "Wb" and k[1:].isdigit()}
+    W, b = ({k: np.array(v, dtype=np.float64, copy=True) for k, v in weights.items() if k[0] == c} for c in "Wb")
+    if int(case.get("conv", 0)):
+        conv = Conv2d(W["W0"].shape[1], W["W0"].shape[0], int(case["kernel"]), padding=int(case["padding"]))
+        conv.params.update(W=W["W0"], b=b["b0"])
+        linear = Linear(*W["W1"].shape)
+        linear.params.update(W=W["W1"], b=b["b1"])
+        return Sequential(conv, ReLU(), MaxPool2d(int(case["pool"])), Flatten(), linear)
+    activations = {"tanh": Tanh, "sigmoid": Sigmoid, "relu": ReLU}
     layers = []
     for i in range(int(case["layers"])):
-        W = np.array(weights[f"W{i}"], dtype=np.float64, copy=True)
-        linear = Linear(*W.shape)
-        linear.params.update(W=W, b=np.array(weights[f"b{i}"], dtype=np.float64, copy=True))
+        linear = Linear(*W[f"W{i}"].shape)
+        linear.params.update(W=W[f"W{i}"], b=b[f"b{i}"])
         layers += [linear, activations[str(case["activation"])]()] if i < int(case["layers"]) - 1 else [linear]
     return Sequential(*layers)
 
 
-def model_function(name: str, args, returns) -> Call:
-    """``fn(model, *case[args])`` with ``model = build_model(case)``."""
+def _snapshot(model) -> list:
+    """(position in model.layers, layer type, parameter name, a copy of the array) for every parameter."""
+    return [(i, type(layer).__name__, name, np.array(array, copy=True))
+            for i, layer in enumerate(model.layers) for name, array in layer.params.items()]
+
+
+def _moved(model, i: int, name: str, before: np.ndarray):
+    """How far ``model.layers[i].params[name]`` moved from ``before``: the largest change as a float (0.0 when
+    it is exactly the same), or a "!" string when it is no longer an array of that shape."""
+    try:
+        after = model.layers[i].params[name]
+    except Exception:  # noqa: BLE001 - a layer or a parameter the call removed
+        return f"!model.layers[{i}].params[{name!r}] no longer exists"
+    value = plain(after)
+    if isinstance(value, str) or np.shape(value) != before.shape:
+        what = value.lstrip("!") if isinstance(value, str) else f"an array of shape {np.shape(value)}"
+        return f"!became {what} (it was an array of shape {before.shape})"
+    value = np.asarray(value)
+    if np.array_equal(value, before):
+        return 0.0
+    change = np.abs(value.astype(np.float64) - before)
+    if not np.all(np.isfinite(change)):
+        return "!now holds NaN or infinity"
+    return float(change.max())
+
+
+def model_function(name: str, args, returns, weights_unchanged: bool = False) -> Call:
+    """``fn(model, *case[args])`` with ``model = build_model(case)``.
+
+    ``weights_unchanged``: every parameter is copied before the call and compared, exactly, after it: outputs
+    ``weights:I.TYPE.NAME`` (the largest change of ``model.layers[I].params[NAME]``, 0.0 when untouched) and
+    ``weights:changed`` (1.0 when any changed), for ``weights_check`` (a function that must not update the model).
+    """
     args, returns = tuple(args), tuple(returns)
 
     def call(fn, case):
         values = copies(case, args)
-        out = unpack(call_with(fn, name, ("model", *args), [build_model(case), *values]), returns, name)
-        return {**out, **{INPUT + a: v for a, v in zip(args, values)}}
+        model = build_model(case)
+        before = _snapshot(model) if weights_unchanged else []
+        out = unpack(call_with(fn, name, ("model", *args), [model, *values]), returns, name)
+        out.update({INPUT + a: v for a, v in zip(args, values)})
+        if weights_unchanged:
+            moved = {f"{WEIGHTS}{i}.{kind}.{p}": _moved(model, i, p, array) for i, kind, p, array in before}
+            out[WEIGHTS_CHANGED] = float(any(v != 0.0 for v in moved.values()))
+            out.update(moved)
+        return out
 
-    return _described(call, "model_function", dict(name=name, args=list(args), returns=list(returns)))
+    extra = {"weights_unchanged": True} if weights_unchanged else {}   # (ex08's check data stays as it was)
+    return _described(call, "model_function", dict(name=name, args=list(args), returns=list(returns), **extra))
 
 
 DRIVERS = {"function": function, "params_function": params_function, "steps": steps,

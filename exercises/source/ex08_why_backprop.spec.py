@@ -11,9 +11,8 @@ of central-difference gradients of the reference loss.
 from bpkit.exercises.authoring import *  # noqa: F403
 
 from bpkit.gradcheck import numerical_gradient as reference_numerical_gradient
-from bpkit.nn.layers import Linear, Sigmoid, Tanh
+from bpkit.nn.layers import Linear
 from bpkit.nn.losses import softmax_cross_entropy
-from bpkit.nn.model import Sequential
 
 # ---- numerical_gradient ----------------------------------------------------------------------------------------
 
@@ -78,7 +77,6 @@ NUMERICAL_GRADIENT = function_spec(
 
 NORM_SETUPS = [(1, [3, 4, 2], "tanh"), (5, [4, 5, 5, 3], "sigmoid"), (4, [3, 4, 4, 4, 3], "tanh"),
                (6, [2, 3, 2], "sigmoid")]   # (N, layer widths from input to classes, activation)
-ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid}
 
 
 def _norm_cases(rng):
@@ -137,7 +135,7 @@ LAYER_GRADIENT_NORMS = function_spec(
         Mistake("bias", "those are the bias gradients: measure layer.grads['W']", _norm_variant("bias")),
     ],
     release_hint="run forward, the loss and backward, then measure each Linear layer's weight gradient, first layer first",
-    hands_over=(Sequential, Linear, *ACTIVATIONS.values()))
+    hands_over=drivers.MODEL_CLASSES)   # the classes drivers.build_model may use (ex13's CNN ones too)
 
 
 EXERCISE = exercise("ex08", "Why backprop: numerical gradients and gradient norms per layer", [NUMERICAL_GRADIENT, LAYER_GRADIENT_NORMS])

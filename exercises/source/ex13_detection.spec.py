@@ -8,12 +8,12 @@ numbers of the responsible cells (mean over their 4 M numbers, weight 5), the cl
 the responsible cells (mean over the M cells, weight 2). dpred is checked against central differences of the loss
 written out below; one case has logits near +-800 (checked against the solution's exact values).
 ``saliency(model, x, cls) -> dx``: the gradient of sum_n scores[n, cls[n]] with respect to x for a bpkit Sequential
-(the class scores are the last layer's outputs, before any softmax), checked against central differences.
+(the class scores are the last layer's outputs, before any softmax), checked against central differences, on fully
+connected models and on lesson 09's CNN in small (Conv2d, ReLU, MaxPool2d, Flatten, Linear; inputs drawn away from
+the kinks). Backprop with no optimizer: every weight of the model is compared, exactly, before and after the call.
 """
 from bpkit.exercises.authoring import *  # noqa: F403
 
-from bpkit.nn.layers import Linear, Sigmoid, Tanh
-from bpkit.nn.model import Sequential
 
 LAMBDA_BOX, LAMBDA_CLS = 5.0, 2.0
 
@@ -133,12 +133,16 @@ DETECTION_LOSS = function_spec(
 
 SALIENCY_SETUPS = [(1, [4, 5, 3], "tanh"), (5, [3, 4, 4, 2], "sigmoid"), (3, [6, 5, 4], "tanh"),
                    (4, [2, 3, 5], "sigmoid")]   # (N, layer widths from input to classes, activation)
+CNN_SETUPS = [(2, 1, (6, 4), 3, 4), (3, 2, (4, 6), 2, 3)]   # (N, channels, (H, W), filters, classes): lesson 09's
+#                                                            CNN in small, non-square images
 
 
 def _saliency_cases(rng):
     cases = []
     for n, widths, activation in SALIENCY_SETUPS:
         cases.append(drivers.network_case(rng, n, widths, activation, inputs="x", labels="cls"))
+    for n, channels, size, filters, classes in CNN_SETUPS:
+        cases.append(drivers.cnn_case(rng, n, channels, size, filters, classes, inputs="x", labels="cls"))
     return finish_cases(cases)
 
 
@@ -165,19 +169,33 @@ def _wrong_saliency(kind):
             p = np.exp(scores - scores.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
             dscores = (p - onehot) / n               # the cross-entropy's gradient
-        else:                                        # "batch_mean"
+        elif kind == "batch_mean":
             dscores = onehot / n
-        return model.backward(dscores)
+        else:                                        # "optimizer_step", "weights_as_matrices": the right upstream
+            dscores = onehot
+        if kind == "weights_as_matrices":            # Linear's dx = dout W^T written for every layer with a W
+            d = dscores
+            for layer in reversed(model.layers):
+                d = d @ layer.params["W"].T if "W" in layer.params else layer.backward(d)
+            return d
+        dx = model.backward(dscores)
+        if kind == "optimizer_step":                 # the training loop's habit: a step with the grads just filled
+            for layer, name in model.parameters():
+                layer.params[name] -= 0.1 * layer.grads[name]
+        return dx
     return wrong
 
 
 SALIENCY = function_spec(
     "saliency", "saliency(model, x, cls) -> dx", make_cases=_saliency_cases,
-    call=drivers.model_function("saliency", args=("x", "cls"), returns=("dx",)), expected=_saliency_expected,
-    finite_differences=True,
-    checks=[returns_check(("dx",), 0.5, hint="return one array of x's shape"), unchanged_check(("x", "cls"), 0.5),
+    call=drivers.model_function("saliency", args=("x", "cls"), returns=("dx",), weights_unchanged=True),
+    expected=_saliency_expected, finite_differences=True,
+    checks=[returns_check(("dx",), 0.5, hint="return one array of x's shape ((N, C, H, W) for the CNN): let every "
+                          "layer's own backward carry the gradient, Conv2d, MaxPool2d and Flatten included"),
+            unchanged_check(("x", "cls"), 0.5),
             value_check("dx", 2.0, "central differences", hint="forward, then backward with an upstream gradient "
-                        "that is 1 at (n, cls[n]) and 0 everywhere else; no loss and no optimizer step")],
+                        "that is 1 at (n, cls[n]) and 0 everywhere else; no loss and no optimizer step"),
+            weights_check(1.0)],
     mistakes=[
         Mistake("all_classes", "your upstream gradient is 1 for every class, which explains the sum of all scores: "
                 "put 1 only at each row's own class cls[n]", _wrong_saliency("all_classes")),
@@ -189,10 +207,18 @@ SALIENCY = function_spec(
                 _wrong_saliency("loss")),
         Mistake("batch_mean", "you divided by the batch size: each image's map is the gradient of its own score, "
                 "not of a mean over the batch", _wrong_saliency("batch_mean")),
+        Mistake("optimizer_step", "a saliency map is backprop with no update: no optimizer step, no W -= lr * dW, "
+                "no new array put into layer.params. Forward, backward of the one-hot upstream gradient, return dx "
+                "(backward only fills layer.grads, which is fine); to experiment, work on copy.deepcopy(model)",
+                _wrong_saliency("optimizer_step")),
+        Mistake("weights_as_matrices", "you multiplied by W.T for every layer that has a W: that is a Linear "
+                "layer's backward only. A Conv2d's W is (F, C, kh, kw) and its input gradient is a transposed "
+                "convolution: call each layer's own backward (model.backward does them all, in reverse order)",
+                _wrong_saliency("weights_as_matrices")),
     ],
     release_hint="one forward pass, then model.backward of a one-hot upstream gradient (1 at each row's class); "
                  "return what backward returns",
-    hands_over=(Sequential, Linear, Tanh, Sigmoid))
+    hands_over=drivers.MODEL_CLASSES)
 
 
 EXERCISE = exercise("ex13", "Object detection and saliency: the masked detection loss, and gradients with respect "
