@@ -259,7 +259,8 @@ def _v_unary(op, kind):
         x = self.data
         y = math.tanh(x) if op == "tanh" else math.exp(x) if op == "exp" else x ** k
         d = {"tanh": 1 - y * y, "exp": y, "pow": k * x ** (k - 1) if k is not None else 0}[op]
-        d = {"input": 1 - x * x, "pass": 1.0, "nok": x ** (k - 1) if k is not None else 0}.get(kind, d)
+        d = {"input": 1 - x * x, "pass": 1.0, "nok": x ** (k - 1) if k is not None else 0, "x": x,
+             "twice_out": 2 * y}.get(kind, d)
         out = _node(self, y, (self,))
 
         def _backward(g):
@@ -318,6 +319,7 @@ VALUE_WRONG = {"overwrites": dict(__mul__=_v_mul("over")), "mul_own_value": dict
                "tanh_overwrites": dict(tanh=_v_unary("tanh", "over")), "exp_overwrites": dict(exp=_v_unary("exp", "over")),
                "pow_overwrites": dict(__pow__=lambda self, k: _v_unary("pow", "over")(self, k)),
                "tanh_from_input": dict(tanh=_v_unary("tanh", "input")), "exp_passthrough": dict(exp=_v_unary("exp", "pass")),
+               "exp_input_value": dict(exp=_v_unary("exp", "x")),
                "pow_no_exponent": dict(__pow__=lambda self, k: _v_unary("pow", "nok")(self, k)),
                "no_topological_order": dict(backward=_backward_no_topo), "no_seed": dict(backward=_backward_no_seed),
                "resets_grads": dict(backward=_backward_resets)}
@@ -433,6 +435,28 @@ def test_an_unknown_mistake_gets_a_diagnosis_and_the_general_pointer_not_a_wrong
     assert {r.hint for r in bad} == {"dW is the right one scaled by a constant factor; "
                                      "dW has W's shape (D, M): x.T (D, N) times dout (N, M)"}
     assert all(r.rel_error > r.tolerance for r in bad)
+
+
+def test_a_wrong_local_derivative_costs_its_op_and_the_rows_that_reuse_it_point_back_to_it():
+    # not catalogued: exp's local derivative doubled. backward() is right and keeps its points (its graph's nodes
+    # carry the driver's closures); the "used twice" row fails with it and says where the fault is
+    report = check("Value", namespace={"Value": _patched(exp=_v_unary("exp", "twice_out"))})
+    failing = {row.name: {r.hint for r in row.results if not r.passed} for row in report.rows if not row.passed}
+    assert set(failing) == {"a.exp(): _backward(g) matches central differences",
+                            "a.exp(): a leaf used twice receives both contributions (+=)"}, failing
+    (twice,) = failing["a.exp(): a leaf used twice receives both contributions (+=)"]
+    assert "never =" not in twice and 'reuses what "a.exp(): _backward(g) matches central differences"' in twice
+
+
+def test_backward_is_graded_on_its_own_graph_even_when_every_op_is_unfinished():
+    class OpsUnfinished(ReferenceValue):
+        def __mul__(self, other):
+            raise NotImplementedError("later")
+
+    report = check("Value", namespace={"Value": OpsUnfinished})
+    rows = {row.name: row for row in report.rows}
+    assert rows["a * b: forward value"].status == "not_implemented"
+    assert all(row.passed for name, row in rows.items() if name.startswith("backward()")), rows
 
 
 # ---- errors, hostile outputs, partial credit ---------------------------------------------------------------------

@@ -48,16 +48,21 @@ class Check:
     tolerance: float = TOLERANCE
     part: str = ""        # the part of ``call`` it depends on ("" = the whole call); see calling.attempt
     hint: str = ""        # a general pointer for a failure nothing more specific explains
+    needs: tuple = ()     # output keys other checks test that this one reuses: when one of those fails, the hint
+                          # points there (the failure here may be only its echo) instead of blaming this row
 
     def evaluate(self, ctx: "Context") -> Verdict:
         return _EVALUATORS[self.kind](self, ctx)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "keys": list(self.keys)}
+        data = {**asdict(self), "keys": list(self.keys), "needs": list(self.needs)}
+        if not self.needs:
+            del data["needs"]         # the usual case: check data stays as it was
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "Check":
-        return cls(**{**data, "keys": tuple(data["keys"])})
+        return cls(**{**data, "keys": tuple(data["keys"]), "needs": tuple(data.get("needs", ()))})
 
 
 class Context:
@@ -221,9 +226,11 @@ def unchanged_check(names: tuple[str, ...], points: float, part: str = "", name:
 
 
 def value_check(key: str, points: float, against: str, tolerance: float = TOLERANCE, part: str = "",
-                hint: str = "", name: str | None = None) -> Check:
-    """The output ``key`` equals the expected value within ``tolerance`` (relative error, the course's policy)."""
-    return Check("value", name or f"{key.split('.')[-1]} matches {against}", points, (key,), tolerance, part, hint)
+                hint: str = "", name: str | None = None, needs: tuple = ()) -> Check:
+    """The output ``key`` equals the expected value within ``tolerance`` (relative error, the course's policy).
+    ``needs``: keys of other checks whose work this output reuses (see ``Check.needs``)."""
+    return Check("value", name or f"{key.split('.')[-1]} matches {against}", points, (key,), tolerance, part, hint,
+                 tuple(needs))
 
 
 def weights_check(points: float, name: str = "leaves the model's weights unchanged", hint: str = "") -> Check:
@@ -264,10 +271,16 @@ def _row(spec_name, check, case, weight, verdict=None, status=Status.OK, message
         hint="" if passed else hint, status=str(status), case=str(case.get("label", "")))
 
 
-def _explain(ctx: Context, check: Check, keys: tuple[str, ...], swapped: dict) -> str:
+def _explain(ctx: Context, check: Check, keys: tuple[str, ...], swapped: dict, failed_keys=(),
+             names: dict | None = None) -> str:
     mistake = ctx.matching_mistake(keys)
     if mistake:
         return mistake.hint
+    upstream = [k for k in check.needs if k in failed_keys]
+    if upstream:
+        first = (names or {}).get(upstream[0], upstream[0])
+        return (f"this row reuses what \"{first}\" tests, and that row fails: fix it first; this one may then "
+                "pass too")
     if swapped:
         order = ", ".join(k.split(".")[-1] for k in swapped["__order__"])
         moved = [(k, v) for k, v in swapped.items() if k != "__order__"]
@@ -335,8 +348,10 @@ def make_grade(name: str, checks: list[Check], expected, call, mistakes: list[Mi
             swapped = diagnose.permutation(outputs, ctx.expected, keys)
             if swapped:
                 swapped["__order__"] = keys
+            failed_keys = {k for _, verdict, _ in failed for k in verdict.keys}
+            names = {k: c.name for c in checks for k in c.keys}
             for check, verdict, row in failed:
-                row.hint = _explain(ctx, check, verdict.keys, swapped)
+                row.hint = _explain(ctx, check, verdict.keys, swapped, failed_keys, names)
         elif exact is not None or EXACT in case:
             if EXACT not in case and exact is not None:
                 try:

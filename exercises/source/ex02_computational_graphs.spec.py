@@ -8,8 +8,10 @@ chain-rule step of the op that made the node, which receives the upstream gradie
 ``g * (local derivative)`` to each parent's ``.grad``. Gradients accumulate across ``backward()`` calls, as in
 PyTorch. The driver (``bpkit.exercises.drivers.value_class``) builds small expressions, runs each op's
 ``_backward(g)`` by hand (alone, and twice on one shared leaf: contributions must add up), then ``backward()`` on
-a graph with shared nodes and again on a second graph over the same leaves (the leaves' grads must add up);
-everything is compared with central differences of the same expressions written with floats.
+a graph with shared nodes and again on a second graph over the same leaves (the leaves' grads must add up); those
+graphs' nodes carry the driver's own ``_backward`` closures, so backward() is graded on its own and a wrong local
+derivative costs only its op's rows. Everything is compared with central differences of the same expressions
+written with floats.
 """
 from bpkit.exercises.authoring import *  # noqa: F403
 
@@ -34,7 +36,8 @@ for _op, _what in OPS:
                               ".grad"))
     CHECKS.append(value_check(f"{_op}.twice", 0.5, "", part=_op,
                               name=f"{_what}: a leaf used twice receives both contributions (+=)",
-                              hint="a node used twice gets both contributions: parent.grad += ..., never ="))
+                              hint="a node used twice gets both contributions: parent.grad += ..., never =",
+                              needs=(f"{_op}.grads",)))
 CHECKS += [value_check("backward.grads", 1.5, "", part="backward",
                        name="backward(): gradients of a graph with shared nodes match central differences",
                        hint="sort the nodes topologically, seed this node's grad with 1, then call each node's "
@@ -101,6 +104,8 @@ def _unary(op, kind):
         local = {"tanh": 1 - value ** 2, "exp": value}.get(op) if op != "pow" else k * x ** (k - 1)
         if kind == "from_input":
             local = 1 - x ** 2
+        elif kind == "input_value":
+            local = x
         elif kind == "passthrough":
             local = 1.0
         elif kind == "no_exponent":
@@ -174,6 +179,8 @@ VALUE = function_spec(
         Mistake("exp_passthrough", "exp's _backward passed g straight through: multiply by the local "
                 "derivative, exp(x), which is out.data", _broken("exp_pass", exp=_unary("exp", "passthrough")),
                 derived=True),
+        Mistake("exp_input_value", "exp's local derivative is exp(x), which out.data already holds; you multiplied "
+                "g by x itself (self.data)", _broken("exp_x", exp=_unary("exp", "input_value")), derived=True),
         Mistake("pow_no_exponent", "d/dx x**k = k * x**(k - 1): you left out the factor k",
                 _broken("pow_k", __pow__=_unary("pow", "no_exponent")), derived=True),
         Mistake("no_topological_order", "backward() must visit nodes in reverse topological order, each once: a "
