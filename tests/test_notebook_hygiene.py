@@ -101,6 +101,19 @@ def test_every_lesson_code_cell_ran_top_to_bottom(path):
     assert not errors, f"{path.name}: cells {errors} stored an error"
 
 
+MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.S)
+DOUBLED_COMMAND = re.compile(r"\\\\[A-Za-z]")  # "\\top" in the cell's text: a line break, then the word "top"
+
+
+@pytest.mark.parametrize("path", params(ALL), ids=ids(ALL) if ALL else None)
+def test_markdown_math_has_no_doubled_backslash_before_a_command(path):
+    """A TeX command written with two backslashes (``$x^\\\\top$``, an escaping slip when the cell was generated) is
+    typeset as a line break followed by the command's name as text; lesson 08 had two of them."""
+    slips = [(i, m.group(0)) for i, c in enumerate(read(path).cells) if c.cell_type == "markdown"
+             for m in MATH.finditer(source(c)) if DOUBLED_COMMAND.search(m.group(0))]
+    assert not slips, f"{path.name}: math with a doubled backslash before a command (cell, math): {slips}"
+
+
 @pytest.mark.parametrize("path", params(LESSONS + SOURCES), ids=ids(LESSONS + SOURCES) if LESSONS + SOURCES else None)
 def test_figure_widget_and_progress_cells_are_tagged_ignore_output(path):
     nb = read(path)
