@@ -448,6 +448,27 @@ def test_a_wrong_local_derivative_costs_its_op_and_the_rows_that_reuse_it_point_
     assert "never =" not in twice and 'reuses what "a.exp(): _backward(g) matches central differences"' in twice
 
 
+def test_a_backward_that_skips_leaves_by_their_op_is_right_on_the_drivers_graph():
+    class SkipsLeaves(ReferenceValue):
+        def backward(self):
+            order, seen = [], set()
+
+            def visit(node):
+                if id(node) not in seen:
+                    seen.add(id(node))
+                    for parent in node.parents:
+                        visit(parent)
+                    order.append(node)
+            visit(self)
+            self.grad = 1.0
+            for node in reversed(order):
+                if node.op:                        # leaves have no op and nothing to pass on
+                    node._backward(node.grad)
+
+    report = check("Value", namespace={"Value": SkipsLeaves})
+    assert report.score == report.max_score, [(r.name, r.status) for r in report.rows if not r.passed]
+
+
 def test_backward_is_graded_on_its_own_graph_even_when_every_op_is_unfinished():
     class OpsUnfinished(ReferenceValue):
         def __mul__(self, other):

@@ -221,9 +221,10 @@ def _one_op(V, op, case):
     return result
 
 
-def _node(V, data, parents, local):
-    """A node of the student's class whose ``_backward`` is the driver's own: parent i gets local[i] * g."""
-    out = V(data, _parents=tuple(parents), _op="")
+def _node(V, data, parents, local, op):
+    """A node of the student's class whose ``_backward`` is the driver's own: parent i gets local[i] * g. ``op`` is
+    the symbol the student's own op would record (a backward() may read it, e.g. to skip leaves)."""
+    out = V(data, _parents=tuple(parents), _op=op)
 
     def _backward(g):
         for parent, derivative in zip(parents, local):
@@ -235,23 +236,23 @@ def _node(V, data, parents, local):
 def _hand_graph(V, a, b):
     """``_graph(a, b)`` built node by node with the driver's closures: backward() is then tested on its own, and a
     wrong op (which has rows of its own) does not also cost backward()'s rows."""
-    e = _node(V, a.data * b.data, (a, b), (b.data, a.data))
-    s = _node(V, e.data + a.data, (e, a), (1.0, 1.0))
-    t = _node(V, math.tanh(s.data), (s,), (1.0 - math.tanh(s.data) ** 2,))
-    te = _node(V, t.data * e.data, (t, e), (e.data, t.data))
-    half = _node(V, b.data * 0.5, (b,), (0.5,))
-    x = _node(V, math.exp(half.data), (half,), (math.exp(half.data),))
-    square = _node(V, a.data ** 2, (a,), (2.0 * a.data,))
-    total = _node(V, te.data + x.data, (te, x), (1.0, 1.0))
-    return _node(V, total.data + square.data, (total, square), (1.0, 1.0))
+    e = _node(V, a.data * b.data, (a, b), (b.data, a.data), "*")
+    s = _node(V, e.data + a.data, (e, a), (1.0, 1.0), "+")
+    t = _node(V, math.tanh(s.data), (s,), (1.0 - math.tanh(s.data) ** 2,), "tanh")
+    te = _node(V, t.data * e.data, (t, e), (e.data, t.data), "*")
+    half = _node(V, b.data * 0.5, (b, V(0.5)), (0.5, b.data), "*")      # b * 0.5 lifts 0.5 to a leaf
+    x = _node(V, math.exp(half.data), (half,), (math.exp(half.data),), "exp")
+    square = _node(V, a.data ** 2, (a,), (2.0 * a.data,), "**2")
+    total = _node(V, te.data + x.data, (te, x), (1.0, 1.0), "+")
+    return _node(V, total.data + square.data, (total, square), (1.0, 1.0), "+")
 
 
 def _hand_second_graph(V, a, b):
     """``_second_graph(a, b)`` = exp(a b) + b**3, built as ``_hand_graph``."""
-    ab = _node(V, a.data * b.data, (a, b), (b.data, a.data))
-    x = _node(V, math.exp(ab.data), (ab,), (math.exp(ab.data),))
-    cube = _node(V, b.data ** 3, (b,), (3.0 * b.data ** 2,))
-    return _node(V, x.data + cube.data, (x, cube), (1.0, 1.0))
+    ab = _node(V, a.data * b.data, (a, b), (b.data, a.data), "*")
+    x = _node(V, math.exp(ab.data), (ab,), (math.exp(ab.data),), "exp")
+    cube = _node(V, b.data ** 3, (b,), (3.0 * b.data ** 2,), "**3")
+    return _node(V, x.data + cube.data, (x, cube), (1.0, 1.0), "+")
 
 
 def _whole_graph(V, case):
