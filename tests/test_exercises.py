@@ -451,17 +451,8 @@ def test_a_wrong_local_derivative_costs_its_op_and_the_rows_that_reuse_it_point_
 def test_a_backward_that_skips_leaves_by_their_op_is_right_on_the_drivers_graph():
     class SkipsLeaves(ReferenceValue):
         def backward(self):
-            order, seen = [], set()
-
-            def visit(node):
-                if id(node) not in seen:
-                    seen.add(id(node))
-                    for parent in node.parents:
-                        visit(parent)
-                    order.append(node)
-            visit(self)
             self.grad = 1.0
-            for node in reversed(order):
+            for node in reversed(_order(self)):
                 if node.op:                        # leaves have no op and nothing to pass on
                     node._backward(node.grad)
 
