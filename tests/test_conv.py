@@ -96,6 +96,85 @@ def test_maxpool_forward_and_gradient_go_to_argmax():
     np.testing.assert_array_equal(dx, expected)
 
 
+def nhwc_memory(a):
+    """The same values as an NCHW view of contiguous NHWC memory, the layout a Conv2d's output has."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("shape,k,s", [((2, 3, 6, 6), 2, None), ((2, 2, 7, 6), 3, 2)])
+def test_maxpool_backward_matches_numerical_on_nhwc_memory(shape, k, s):
+    rng = np.random.default_rng(11)
+    report = check_layer(nn.MaxPool2d(k, stride=s), nhwc_memory(distinct_values(rng, shape)), seed=3)
+    assert report.max_error <= TOLERANCE, str(report)
+
+
+def reference_maxpool(x, dout, kernel, stride):
+    """Max-pooling through im2col: each window is a row, np.argmax picks its first maximum, col2im adds the rows of
+    the routed gradient back. Returns (out, dx)."""
+    N, C, H, W = x.shape
+    cols = nn.im2col(x.reshape(N * C, 1, H, W), kernel, stride)
+    first = cols.argmax(axis=1)
+    out = cols[np.arange(len(cols)), first].reshape(dout.shape)
+    dcols = np.zeros_like(cols)
+    dcols[np.arange(len(cols)), first] = dout.reshape(-1)
+    return out, nn.col2im(dcols, (N * C, 1, H, W), kernel, stride).reshape(x.shape)
+
+
+@pytest.mark.parametrize("k,s", [(2, 2), (3, 3), (3, 2), (2, 1), ((2, 3), (1, 2)), (2, 3), ((3, 2), (3, 2))])
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_maxpool_with_ties_matches_the_im2col_argmax_reference(k, s, layout):
+    """Inputs drawn from 3 values tie in most windows: the direct implementation sends each window's gradient to
+    the same pixel as im2col + np.argmax (the first maximum in row-major order), adds where windows overlap
+    (stride < kernel), leaves pixels of no window at 0 (stride > kernel, cropped borders), keeps x's memory layout
+    and its dtype."""
+    rng = np.random.default_rng(5)
+    for dtype in (np.float64, np.float32):
+        x = rng.integers(0, 3, (2, 3, 8, 7)).astype(dtype)
+        x = nhwc_memory(x) if layout == "nhwc" else x
+        pool = nn.MaxPool2d(k, stride=s)
+        out = pool.forward(x)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        dx = pool.backward(dout)
+        ref_out, ref_dx = reference_maxpool(x, dout, pool.kernel_size, pool.stride)
+        np.testing.assert_array_equal(out, ref_out)
+        np.testing.assert_array_equal(dx, ref_dx)
+        assert out.dtype == dx.dtype == dtype
+        if layout == "nhwc":
+            assert out.transpose(0, 2, 3, 1).flags.c_contiguous and dx.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_maxpool_tie_rule_first_maximum_in_row_major_order():
+    """The tie rule, spelled out: of several equal maxima, the first in row-major order within the window takes the
+    whole gradient (a valid subgradient of max, and PyTorch's choice); the other tied pixels get 0."""
+    pool = nn.MaxPool2d(2)
+    x = np.array([[[[3., 3., 7., 1.],            # window 1: 3 3 / 1 0 -> the first 3
+                    [1., 0., 2., 7.],            # window 2: 7 1 / 2 7 -> the 7 of the first row
+                    [5., 0., 4., 4.],            # window 3: 5 0 / 0 5 -> the top-left 5
+                    [0., 5., 4., 4.]]]])         # window 4: all equal -> the top-left pixel
+    np.testing.assert_array_equal(pool.forward(x), [[[[3., 7.], [5., 4.]]]])
+    dx = pool.backward(np.array([[[[1., 2.], [3., 4.]]]]))
+    np.testing.assert_array_equal(dx[0, 0], [[1., 0., 2., 0.],
+                                             [0., 0., 0., 0.],
+                                             [3., 0., 4., 0.],
+                                             [0., 0., 0., 0.]])
+    # a tie between (0, 1) and (1, 0): (0, 1) comes first in row-major order
+    x = np.array([[[[0., 9.], [9., 1.]]]])
+    np.testing.assert_array_equal(pool.forward(x), [[[[9.]]]])
+    np.testing.assert_array_equal(pool.backward(np.ones((1, 1, 1, 1)))[0, 0], [[0., 1.], [0., 0.]])
+    # overlapping windows whose maxima are the same pixel add their gradients there
+    overlap = nn.MaxPool2d(2, stride=1)
+    overlap.forward(np.array([[[[0., 1., 0.], [1., 9., 1.], [0., 1., 0.]]]]))
+    dx = overlap.backward(np.array([[[[1., 2.], [3., 4.]]]]))
+    np.testing.assert_array_equal(dx[0, 0], [[0., 0., 0.], [0., 10., 0.], [0., 0., 0.]])
+
+
+def test_maxpool_nan_window_gives_nan_and_no_gradient():
+    pool = nn.MaxPool2d(2)
+    out = pool.forward(np.array([[[[1., np.nan, 5., 6.], [2., 3., 7., 8.]]]]))
+    assert np.isnan(out[0, 0, 0, 0]) and out[0, 0, 0, 1] == 8.0
+    np.testing.assert_array_equal(pool.backward(np.ones((1, 1, 1, 2)))[0, 0], [[0., 0., 0., 0.], [0., 0., 0., 1.]])
+
+
 def test_conv_keeps_float32_and_matches_float64():
     rng = np.random.default_rng(0)
     layer = nn.Conv2d(2, 3, 3, padding=1, seed=0)
@@ -165,6 +244,7 @@ def test_conv2d_matches_the_im2col_reference_in_any_memory_layout(C, F, k, s, p)
     W, b = layer.params["W"], layer.params["b"]
     expected = (cols @ W.reshape(F, -1).T + b).reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    assert out.transpose(0, 2, 3, 1).flags.c_contiguous          # an NCHW view of NHWC memory, for every C
     dout = rng.standard_normal(out.shape)
     dx = layer.backward(dout)
     d2 = dout.transpose(0, 2, 3, 1).reshape(-1, F)
@@ -172,9 +252,8 @@ def test_conv2d_matches_the_im2col_reference_in_any_memory_layout(C, F, k, s, p)
                                              layer.padding), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(layer.grads["W"], (d2.T @ cols).reshape(W.shape), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(layer.grads["b"], d2.sum(axis=0), rtol=1e-12, atol=1e-12)
-    nhwc = lambda a: np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # noqa: E731
-    np.testing.assert_allclose(layer.forward(nhwc(x)), expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(layer.backward(nhwc(dout)), dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.forward(nhwc_memory(x)), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(nhwc_memory(dout)), dx, rtol=1e-12, atol=1e-12)
 
 
 def test_stacked_convolutions_pass_the_gradient_check():

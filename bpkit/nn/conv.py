@@ -3,9 +3,10 @@
 im2col lays every receptive field out as one row, so a convolution becomes one matrix product (a GEMM):
 ``out = cols @ W.reshape(F, -1).T``. Its backward pass is two more GEMMs (``dW = dout^T cols``,
 ``dcols = dout W``) and col2im, which adds each row of ``dcols`` back onto the pixels it was copied from.
-Max-pooling reuses the same two helpers: a window's gradient goes to its argmax. ``Conv2d`` computes the same three
-GEMMs on an NHWC layout that makes the copies around them cheap (see "the layout Conv2d computes in" below);
-``im2col`` and ``col2im`` stay as the reference that lesson 09 teaches and the tests compare with.
+``Conv2d`` computes the same three GEMMs on a layout that makes the copies around them cheap (see "the layout Conv2d
+computes in" below); ``im2col`` and ``col2im`` stay as the reference that lesson 09 teaches and the tests compare
+with. Max-pooling needs no GEMM: it works on the kh kw strided views of x, one per kernel offset, and a window's
+gradient goes to its argmax (see "max-pooling" below).
 
 Functional pairs: ``conv2d_forward`` / ``conv2d_backward`` and ``maxpool2d_forward`` / ``maxpool2d_backward``; the
 classes ``Conv2d`` and ``MaxPool2d`` check their input, keep params/grads and call them.
@@ -109,16 +110,20 @@ def col2im(cols: np.ndarray, x_shape, kernel, stride=1, pad=0) -> np.ndarray:
 #   or this layer's backward of an upstream gradient in the same layout, then moves contiguous memory or nothing;
 # - dx is accumulated per kernel offset: (dout @ W[:, :, i, j]) is an (N Ho Wo, C) block added onto a shifted NHWC
 #   window, instead of scattering the kh kw C columns of one big (dout @ W) matrix C numbers at a time;
-# - with one input channel (a network's first layer) the windows are gathered transposed, (kh kw, N Ho Wo), which
-#   makes both the gather and the scatter move rows of Wo pixels.
+# - with one input channel (a network's first layer) C kh kw is tiny (9), so the (N Ho Wo, 9) GEMMs run far below
+#   the machine's speed and the copies dominate. The windows are then gathered per image, (N, kh kw + 1, Ho Wo) with
+#   a row of ones that makes the GEMM add the bias, and the GEMMs run per image with the long Ho Wo axis inside
+#   (np.matmul over the batch): (Ho Wo, kh kw + 1) @ (kh kw + 1, F) gives the NHWC output, dout_n @ cols_n^T summed
+#   over the images gives dW and db, and W^T @ dout_n gives dcols with rows of Wo pixels, added back per offset.
 
 
 def _conv_gemm_forward(x, W, b, stride, pad):
     """x: (N, C, H, W) in any memory layout; W: (F, C, kh, kw); b: (F,); stride, pad: (row, column) pairs.
 
     Returns out: (N, F, Ho, Wo), an NCHW view of (N, Ho, Wo, F) memory, and the cache (x_shape, cols, Wm, kernel,
-    stride, pad) where cols is (N Ho Wo, kh kw C) (or, for C = 1, its transpose (kh kw, N Ho Wo)) and Wm is (F, kh kw C),
-    the filters with their columns ordered as cols'.
+    stride, pad) where cols is (N Ho Wo, kh kw C) and Wm is (F, kh kw C), the filters with their columns ordered as
+    cols'; for C = 1, cols is (N, kh kw + 1, Ho Wo), per image one row per kernel offset and a row of ones, and Wm is
+    (F, kh kw + 1), ending with the bias.
     """
     N, C, H, Wi = x.shape
     F, kh, kw = W.shape[0], W.shape[2], W.shape[3]
@@ -129,12 +134,12 @@ def _conv_gemm_forward(x, W, b, stride, pad):
         xp = np.zeros((N, H + 2 * ph, Wi + 2 * pw), dtype=x.dtype)
         xp[:, ph:ph + H, pw:pw + Wi] = x[:, 0]
         sN, sH, sW = xp.strides
-        windows = as_strided(xp, (kh, kw, N, Ho, Wo), (sH, sW, sN, sh * sH, sw * sW), writeable=False)
-        cols = np.empty((kh * kw + 1, N * Ho * Wo), dtype=x.dtype)                # (kh kw + 1, N Ho Wo)
-        cols[:-1].reshape(kh, kw, N, Ho, Wo)[...] = windows
-        cols[-1] = 1.0                                     # a row of ones: the GEMM adds the bias (and finds db)
+        windows = as_strided(xp, (N, kh, kw, Ho, Wo), (sN, sH, sW, sh * sH, sw * sW), writeable=False)
+        cols = np.empty((N, kh * kw + 1, Ho * Wo), dtype=x.dtype)                 # (N, kh kw + 1, Ho Wo)
+        cols[:, :-1].reshape(N, kh, kw, Ho, Wo)[...] = windows
+        cols[:, -1] = 1.0                                  # a row of ones: the GEMM adds the bias (and finds db)
         Wm = np.concatenate([W.reshape(F, kh * kw), b.astype(x.dtype, copy=False)[:, None]], axis=1)
-        out = cols.T @ Wm.T                                                         # (N Ho Wo, F)
+        out = np.matmul(cols.transpose(0, 2, 1), Wm.T)      # one (Ho Wo, kh kw + 1) @ (kh kw + 1, F) per image
         return out.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), (x.shape, cols, Wm, (kh, kw), stride, pad)
     else:
         xp = np.zeros((N, H + 2 * ph, Wi + 2 * pw, C), dtype=x.dtype)
@@ -157,16 +162,17 @@ def _conv_gemm_backward(dout, cache):
     x_shape, cols, Wm, (kh, kw), (sh, sw), (ph, pw) = cache
     N, C, H, Wi = x_shape
     F, Ho, Wo = dout.shape[1:]
-    d2 = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F)        # no copy when dout is laid out as out was
     if C == 1:
-        dWb = (cols @ d2).T                                           # (F, kh kw + 1): dW, then db
+        d3 = dout.reshape(N, F, Ho * Wo)                 # a view when dout is NCHW or NHWC memory, as out was
+        dWb = np.matmul(d3, cols.transpose(0, 2, 1)).sum(axis=0)        # (F, kh kw + 1): dW, then db
         dW, db = dWb[:, :-1].reshape(F, 1, kh, kw), dWb[:, -1]
-        dcols = (Wm[:, :-1].T @ d2.T).reshape(kh, kw, N, Ho, Wo)    # transposed, like cols: rows of Wo pixels
-        dxp = np.zeros((N, H + 2 * ph, Wi + 2 * pw), dtype=d2.dtype)
+        dcols = np.matmul(Wm[:, :-1].T, d3).reshape(N, kh, kw, Ho, Wo)  # laid out like cols: rows of Wo pixels
+        dxp = np.zeros((N, H + 2 * ph, Wi + 2 * pw), dtype=dcols.dtype)
         for i in range(kh):
             for j in range(kw):
-                dxp[:, i:i + sh * Ho:sh, j:j + sw * Wo:sw] += dcols[i, j]
+                dxp[:, i:i + sh * Ho:sh, j:j + sw * Wo:sw] += dcols[:, i, j]
         return dxp[:, None, ph:ph + H, pw:pw + Wi], dW, db
+    d2 = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F)        # no copy when dout is laid out as out was
     db = np.ones(len(d2), dtype=d2.dtype) @ d2
     dW = (d2.T @ cols).reshape(F, kh, kw, C).transpose(0, 3, 1, 2)
     W4 = Wm.reshape(F, kh, kw, C)
@@ -194,8 +200,8 @@ def conv2d_forward(x, W, b, stride=1, padding=0):
     x: (N, C, H, W) in any memory layout, W: (F, C, kh, kw), b: (F,); stride, padding: ints or (row, column) pairs.
     Returns out: (N, F, Ho, Wo) in x's dtype, an NCHW view of NHWC memory (see "the layout Conv2d computes in"
     above), and the cache (x_shape, cols, Wm, kernel, stride, padding): cols (N Ho Wo, kh kw C) holds the windows,
-    Wm (F, kh kw C) the filters with their columns in the same order (for C = 1: cols (kh kw + 1, N Ho Wo),
-    transposed with a row of ones, and Wm (F, kh kw + 1) ending with the bias).
+    Wm (F, kh kw C) the filters with their columns in the same order (for C = 1: cols (N, kh kw + 1, Ho Wo), per
+    image one row per kernel offset and a row of ones, and Wm (F, kh kw + 1) ending with the bias).
     """
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
     _check_geometry(x.shape, W.shape[2:], stride, padding, "conv2d input")
@@ -207,7 +213,8 @@ def conv2d_backward(dout, cache):
     dW: (F, C, kh, kw), db: (F,)).
 
     Two GEMMs and the adjoint of the gather: dW = dout^T cols, db = the sum of dout, dx = col2im(dout W), computed as
-    one (dout W[:, :, i, j]) block per kernel offset added onto a shifted window of an NHWC buffer.
+    one (dout W[:, :, i, j]) block per kernel offset added onto a shifted window of an NHWC buffer (for C = 1, the
+    GEMMs run per image; see "the layout Conv2d computes in" above).
     """
     return _conv_gemm_backward(dout, cache)
 
@@ -259,35 +266,69 @@ class Conv2d(Layer):
 
 
 # ---- max-pooling -------------------------------------------------------------------------------------------------
+# Max-pooling needs no im2col: with a window of kh x kw there are only kh kw kernel offsets, and the pixels at offset
+# (i, j) of every window form one strided view of x, tap (i, j) = x[:, :, i::sh, j::sw] (cropped to Ho x Wo). The
+# maximum is kh kw - 1 elementwise np.maximum of those views, and the backward pass writes dout (times a 0/1 mask)
+# into the same views of dx. Every operation keeps x's memory layout, so a pool after a Conv2d (whose output is an
+# NCHW view of NHWC memory) moves contiguous runs of C numbers. bench/conv.py times it.
+def _taps(a, kernel, stride, out_hw):
+    """The kh kw strided views of ``a`` (N, C, H, W), one per kernel offset in row-major order, each (N, C, Ho, Wo)."""
+    (kh, kw), (sh, sw), (Ho, Wo) = kernel, stride, out_hw
+    return [a[:, :, i:i + sh * Ho:sh, j:j + sw * Wo:sw] for i in range(kh) for j in range(kw)]
+
+
+def _is_nhwc(a) -> bool:
+    """True when ``a`` (N, C, H, W) is an NCHW view of contiguous NHWC memory (as Conv2d's outputs are)."""
+    return a.ndim == 4 and not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
 def maxpool2d_forward(x, kernel_size, stride=None):
     """The largest value of each window, per channel; windows side by side when stride is None (the kernel size).
 
-    x: (N, C, H, W); kernel_size, stride: ints or (row, column) pairs.
-    Returns out: (N, C, Ho, Wo), and the cache (x_shape, argmax (N C Ho Wo,): the flat position of each window's
-    maximum in its kh * kw window, the first one on ties, kernel, stride).
+    x: (N, C, H, W) in any memory layout; kernel_size, stride: ints or (row, column) pairs.
+    Returns out: (N, C, Ho, Wo), laid out in memory as x is, and the cache (x_shape, nhwc, hits, kernel, stride):
+    hits is a list of kh kw boolean arrays (N, C, Ho, Wo), hits[i * kw + j] true where the pixel at offset (i, j) of
+    the window is the one that receives the window's gradient: a maximum, and on ties the first maximum in row-major
+    order within the window (the same pixel as ``np.argmax`` over the flattened window, and as PyTorch picks).
+    A window holding NaN outputs NaN and passes no gradient. nhwc says whether x was NHWC memory (dx will be too).
     """
     kernel = _pair(kernel_size, "kernel_size")
     stride = kernel if stride is None else _pair(stride, "stride")
-    N, C = x.shape[:2]
     Ho, Wo = _check_geometry(x.shape, kernel, stride, (0, 0), "maxpool2d input")
-    # Treat each channel as its own one-channel image: rows of im2col are then single windows.
-    cols = im2col(x.reshape(N * C, 1, *x.shape[2:]), kernel, stride)         # (N C Ho Wo, kh kw)
-    argmax = cols.argmax(axis=1)
-    out = np.take_along_axis(cols, argmax[:, None], axis=1)
-    return out.reshape(N, C, Ho, Wo), (x.shape, argmax, kernel, stride)
+    taps = _taps(x, kernel, stride, (Ho, Wo))
+    out = taps[0].copy(order="K")
+    for tap in taps[1:]:
+        np.maximum(out, tap, out=out)
+    found = np.equal(taps[0], out)                   # the first maximum so far, per window
+    hits = [found.copy()] if len(taps) > 1 else [found]
+    for k, tap in enumerate(taps[1:], start=2):
+        hit = np.equal(tap, out)
+        np.greater(hit, found, out=hit)              # hit and not found: a tie with an earlier pixel loses
+        if k < len(taps):
+            found |= hit
+        hits.append(hit)
+    return out, (x.shape, _is_nhwc(x), hits, kernel, stride)
 
 
 def maxpool2d_backward(dout, cache):
-    """dout: (N, C, Ho, Wo), cache from ``maxpool2d_forward`` -> dx: (N, C, H, W).
+    """dout: (N, C, Ho, Wo), cache from ``maxpool2d_forward`` -> dx: (N, C, H, W), laid out in memory as x was.
 
-    Each window's gradient goes to the position of its maximum; every other pixel gets 0 (overlapping windows
-    that share a maximum add their gradients there).
+    Each window's gradient goes to the pixel ``hits`` marks (its maximum, the first one on ties); every other pixel
+    gets 0. Where windows overlap (stride < kernel) and share that pixel, their gradients add.
     """
-    x_shape, argmax, kernel, stride = cache
+    x_shape, nhwc, hits, (kh, kw), (sh, sw) = cache
     N, C, H, W = x_shape
-    dcols = np.zeros((argmax.size, kernel[0] * kernel[1]), dtype=dout.dtype)
-    np.put_along_axis(dcols, argmax[:, None], dout.reshape(-1, 1), axis=1)
-    return col2im(dcols, (N * C, 1, H, W), kernel, stride).reshape(x_shape)
+    Ho, Wo = dout.shape[2:]
+    tiled = (sh, sw) == (kh, kw) and (H, W) == (kh * Ho, kw * Wo)   # every pixel in exactly one window
+    new = np.empty if tiled else np.zeros
+    dx = new((N, H, W, C), dtype=dout.dtype).transpose(0, 3, 1, 2) if nhwc else new(x_shape, dtype=dout.dtype)
+    overlap = sh < kh or sw < kw
+    for view, hit in zip(_taps(dx, (kh, kw), (sh, sw), (Ho, Wo)), hits):
+        if overlap:
+            view += dout * hit
+        else:                                        # each pixel belongs to one window at most: write, no sum
+            np.multiply(dout, hit, out=view)
+    return dx
 
 
 class MaxPool2d(Layer):
@@ -295,7 +336,8 @@ class MaxPool2d(Layer):
     (``maxpool2d_forward`` / ``maxpool2d_backward``).
 
     stride defaults to the kernel size (windows side by side). Backward sends each window's gradient to the
-    position of its maximum (the first one on ties, as np.argmax picks), every other pixel gets 0.
+    position of its maximum (on ties, the first maximum in row-major order within the window, as np.argmax and
+    PyTorch pick), every other pixel gets 0.
     """
 
     def __init__(self, kernel_size, stride=None):
