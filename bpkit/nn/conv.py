@@ -318,7 +318,7 @@ def maxpool2d_backward(dout, cache):
     """
     x_shape, nhwc, hits, (kh, kw), (sh, sw) = cache
     N, C, H, W = x_shape
-    Ho, Wo = dout.shape[2:]
+    Ho, Wo = hits[0].shape[2:]
     tiled = (sh, sw) == (kh, kw) and (H, W) == (kh * Ho, kw * Wo)   # every pixel in exactly one window
     new = np.empty if tiled else np.zeros
     dx = new((N, H, W, C), dtype=dout.dtype).transpose(0, 3, 1, 2) if nhwc else new(x_shape, dtype=dout.dtype)
