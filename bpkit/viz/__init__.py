@@ -1,6 +1,7 @@
 """Plotly figures and ipywidgets dashboards for the lessons."""
 from .chain_rule import ChainRuleExplorer
 from .graph import GraphExplorer, draw_graph, graph_layout
+from .bptt import bptt_figure
 from .decision_boundary import DecisionBoundary
 from .gd_explorer import GradientDescentExplorer
 from .optimizer_race import OptimizerRace
