@@ -48,4 +48,10 @@ class Status(str, Enum):
         return self in (Status.TIMEOUT, Status.MEMORY)
 
 
+# A driver that calls a student's class part by part (``bpkit.exercises.calling.attempt``) reports a part that failed
+# as outputs[part + PART_STATUS] (a Status value) and outputs[part + PART_MESSAGE]. A part that ran out of time on
+# one case is skipped on the later cases when the case names it in case[SKIP_PARTS]: one endless method then costs
+# that method, and the other methods are still graded on every case (the in-process check and the sandbox both do).
+PART_STATUS, PART_MESSAGE, SKIP_PARTS = "!status", "!message", "__skip_parts__"
+
 _SEVERITY = [Status.UNGRADED, Status.INVALID, Status.TIMEOUT, Status.MEMORY, Status.ERROR, Status.MISSING, Status.OK]

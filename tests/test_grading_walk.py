@@ -103,8 +103,11 @@ def test_an_endless_backward_costs_backward_not_the_methods_that_work(ex02):
     rows, _ = ex02
     pat = rows["pat_endless_backward"]
     assert pat["status"] == "timeout"
-    methods = [c for c in pat["checks"] if not c["name"].startswith(("backward", "runs"))]
+    methods = [c for c in pat["checks"] if not c["name"].startswith("backward")]
     assert methods and all(c["passed"] for c in methods), [(c["name"], c["message"]) for c in methods]
+    assert len({c["case"] for c in methods}) > 1          # every case, not only the one before the time-out
+    backward_points = sum(c["max_points"] for c in pat["checks"] if c["name"].startswith("backward"))
+    assert pat["score"] == pytest.approx(pat["max_score"] - backward_points)
 
 
 def test_an_upgraded_grader_does_not_reuse_grades_cached_by_the_old_one(tmp_path, monkeypatch):

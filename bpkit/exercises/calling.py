@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-STATUS, MESSAGE = "!status", "!message"
+from ..status import PART_MESSAGE as MESSAGE, PART_STATUS as STATUS, SKIP_PARTS
 INPUT_PREFIX = "input:"   # outputs["input:x"]: the input x as it was after the student's call
 
 
@@ -60,14 +60,19 @@ def unpack(result: Any, names: tuple[str, ...], function: str) -> dict[str, Any]
     return {name: plain(value) for name, value in zip(names, result)}
 
 
-def attempt(outputs: dict, part: str, thunk: Callable[[], dict]) -> None:
+def attempt(outputs: dict, part: str, thunk: Callable[[], dict], case=None) -> None:
     """Run one part of a call (a method of a class, a mode of a function) and record a failure as strings.
 
     On success the part's outputs are merged in; NotImplementedError records ``part!status = "not_implemented"``;
     another exception records "error" and the message naming the student's own line. A time-out (an exception whose
     class sets ``is_time_up``) records "timeout" and goes on up, carrying the outputs so far as ``partial_outputs``,
-    so an endless loop in one method costs that method and the cases after it, not the methods already checked.
+    so an endless loop in one method costs that method, not the methods already checked. A part that ``case``
+    names under ``SKIP_PARTS`` (it ran out of time on an earlier case) is not run again: "timeout" at once.
     """
+    if case is not None and part in case.get(SKIP_PARTS, ()):
+        outputs[part + STATUS] = "timeout"
+        outputs[part + MESSAGE] = "skipped: it did not return within its time limit on an earlier case"
+        return
     try:
         outputs.update(thunk())
     except NotImplementedError:

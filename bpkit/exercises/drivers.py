@@ -155,8 +155,8 @@ def numeric_and_symbolic(name: str, args) -> Call:
     def call(fn, case):
         outputs = {}
         attempt(outputs, "numeric", lambda: {"numeric.value": _number(
-            call_with(fn, name, args, [case[n] for n in args]), "floats")})
-        attempt(outputs, "symbolic", lambda: {"symbolic.value": symbolic(fn, case)})
+            call_with(fn, name, args, [case[n] for n in args]), "floats")}, case)
+        attempt(outputs, "symbolic", lambda: {"symbolic.value": symbolic(fn, case)}, case)
         return outputs
 
     return _described(call, "numeric_and_symbolic", dict(name=name, args=list(args)))
@@ -267,6 +267,7 @@ def _whole_graph(V, case):
         out, build_second = _graph(a, b), (lambda V, a, b: _second_graph(a, b))
     out.backward()
     result = {"backward.data": plain(out.data), "backward.grads": plain([a.grad, b.grad]),
+              "backward.seed": plain(out.grad),         # not checked: tells "never seeded" from "wrong order"
               INPUT + "a": plain(a.data), INPUT + "b": plain(b.data)}
     second = build_second(V, a, b)
     second.backward()
@@ -284,8 +285,8 @@ def value_class(name: str = "Value", ops=("mul", *UNARY_OPS)) -> Call:
         if not isinstance(V, type):
             return {"__invalid__": f"expected the class {name} itself (check({name})), got a {type(V).__name__}"}
         for op in ops:
-            attempt(outputs, op, lambda op=op: _one_op(V, op, case))
-        attempt(outputs, "backward", lambda: _whole_graph(V, case))
+            attempt(outputs, op, lambda op=op: _one_op(V, op, case), case)
+        attempt(outputs, "backward", lambda: _whole_graph(V, case), case)
         return outputs
 
     return _described(call, "value_class", dict(name=name, ops=list(ops)))

@@ -13,6 +13,7 @@ from .calling import SIGNATURE, CallTimeout, describe_exception, time_limit
 from .checks import MISTAKES, RAISES
 from .public import public_seed
 from .spec import Case, CheckResult, FunctionSpec, Status
+from ..status import PART_STATUS, SKIP_PARTS
 
 NOT_IMPLEMENTED = "not implemented yet"
 TIME_LIMIT = 5.0     # seconds per call of the student's function; check(..., time_limit=...) changes it
@@ -30,27 +31,32 @@ def run_checks(spec: FunctionSpec, fn, cases: list[Case] | None = None,
     NotImplementedError becomes status "not_implemented"; any other exception becomes status "error" with the
     message and the student's own line, for that case only (the other cases are still graded and diagnosed); a
     call past the time limit becomes "timeout" and the remaining cases are skipped (so a loop that never ends costs
-    one time limit, not one per case).
+    one time limit, not one per case). When only one part of a call ran out of time (one method of a class), the
+    later cases skip that part alone and still check the others.
     """
     cases = public_cases(spec) if cases is None else cases
     rows: list[CheckResult] = []
     timed_out = False
+    skipped: set[str] = set()       # parts that ran out of time on an earlier case
     for case in cases:
+        case_run = {**case, SKIP_PARTS: tuple(sorted(skipped))} if skipped else case
         if timed_out:
             rows += spec.failure(case, Status.TIMEOUT, f"skipped: an earlier case did not return within "
                                  f"{time_limit_s:g} s", hint="look for a loop that never ends")
             continue
         try:
             with np.errstate(all="ignore"), time_limit(time_limit_s):
-                outputs = spec.call(fn, case)
+                outputs = spec.call(fn, case_run)
         except CallTimeout as exc:
-            timed_out = True
             partial = getattr(exc, "partial_outputs", None)
             if partial is None:
+                timed_out = True
                 rows += spec.failure(case, Status.TIMEOUT, f"did not return within {time_limit_s:g} s",
                                      hint="look for a loop that never ends, or work far larger than the inputs need")
                 continue
             outputs = partial       # the parts that returned are graded; the part that ran out says "timeout"
+            skipped |= {key[:-len(PART_STATUS)] for key, value in partial.items()
+                        if key.endswith(PART_STATUS) and value == Status.TIMEOUT}
         except NotImplementedError:
             rows += spec.failure(case, Status.NOT_IMPLEMENTED, NOT_IMPLEMENTED,
                                  hint="replace the raise NotImplementedError(...) line with your code")

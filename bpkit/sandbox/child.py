@@ -27,7 +27,7 @@ import time
 import traceback
 
 from . import confine, protocol
-from .status import Status
+from ..status import PART_MESSAGE, PART_STATUS, SKIP_PARTS, Status
 
 _ALLOWED_STUBS = ("bpkit", "bpkit.exercises")
 CELL_SHARE = 0.5      # of the timeout: all code cells together; the rest is shared by the functions
@@ -313,7 +313,10 @@ def _call_functions(names, calls, cases, namespace, result_fd: int, clock, guard
         # this function's share: an equal part of what is left before the soft end
         end = time.monotonic() + _left(clock, SOFT_END) / (len(names) - k)
         stopped = None     # (status, message) once a case timed out, ran out of memory or sent too much
+        skipped: set = set()   # parts of a driver (one method of a class) that ran out of time on an earlier case
         for i, case in enumerate(cases[name]):
+            if skipped:
+                case = {**case, SKIP_PARTS: tuple(sorted(skipped))}
             protocol.write_frame(result_fd, {"event": "calling", "function": name, "case": i})
             frame = {"event": "case", "function": name, "case": i, "status": Status.OK, "message": "", "values": {}}
             arrays: dict = {}
@@ -331,12 +334,10 @@ def _call_functions(names, calls, cases, namespace, result_fd: int, clock, guard
                     frame, arrays = _call_one(frame, calls[name], fn, case, share, clock["max_output"])
                 finally:
                     guard.calling = ""
-                part_timed_out = frame.pop("part_timed_out", "")
+                skipped |= frame.pop("parts_timed_out", set())
                 if frame["status"] in (Status.TIMEOUT, Status.MEMORY) or frame.pop("too_big", False):
                     stopped = (frame["status"], f"{frame['message']} (on case {i + 1}, so the later cases "
                                "were not run)")
-                elif part_timed_out:
-                    stopped = (Status.TIMEOUT, f"{part_timed_out} (on case {i + 1}, so the later cases were not run)")
             protocol.write_frame(result_fd, frame, arrays)
 
 
@@ -359,8 +360,12 @@ def _call_one(frame: dict, call, fn, case, seconds: float, max_output: int) -> t
         partial = getattr(exc, "partial_outputs", None)
         if partial is None:
             frame.update(status=Status.TIMEOUT, message=message)
-        else:           # one part ran out of time: the parts before it are graded, the later cases are not run
-            frame.update(values=protocol.encode_values(partial, "a", arrays), part_timed_out=message)
+        else:           # one part ran out of time: the other parts are graded, and later cases skip that part
+            partial[next(k for k, v in partial.items() if k.endswith(PART_STATUS) and v == Status.TIMEOUT)
+                    .replace(PART_STATUS, PART_MESSAGE)] = message
+            frame.update(values=protocol.encode_values(partial, "a", arrays),
+                         parts_timed_out={k[:-len(PART_STATUS)] for k, v in partial.items()
+                                          if k.endswith(PART_STATUS) and v == Status.TIMEOUT})
     except NotImplementedError:
         frame.update(status=Status.NOT_IMPLEMENTED, message="not implemented yet (still raises NotImplementedError)")
     except MemoryError:

@@ -33,7 +33,8 @@ for _op, _what in OPS:
     CHECKS.append(value_check(f"{_op}.data", 0.5, "", part=_op, name=f"{_what}: forward value"))
     CHECKS.append(value_check(f"{_op}.grads", 1.0, "", part=_op, name=f"{_what}: _backward(g) matches central "
                               "differences", hint="each _backward(g) adds g * (local derivative) to its parent's "
-                              ".grad"))
+                              ".grad, with g its argument (this check calls _backward(g) itself, so out.grad is "
+                              "still 0 here)"))
     CHECKS.append(value_check(f"{_op}.twice", 0.5, "", part=_op,
                               name=f"{_what}: a leaf used twice receives both contributions (+=)",
                               hint="a node used twice gets both contributions: parent.grad += ..., never =",
@@ -45,7 +46,7 @@ CHECKS += [value_check("backward.grads", 1.5, "", part="backward",
            value_check("backward.accumulated", 0.5, "", part="backward",
                        name="backward() on a second graph adds to the leaves' grads (PyTorch's convention)",
                        hint="backward() adds to .grad and never resets the leaves' grads: that is zero_grad()'s "
-                       "job"),
+                       "job", needs=("backward.grads",)),
            unchanged_check(("a", "b"), 0.5, part="backward", name="backward() leaves the leaves' data unchanged")]
 
 
@@ -150,6 +151,12 @@ def _backward_no_seed(self):
         node._backward(node.grad)
 
 
+def _backward_forward_order(self):
+    self.grad = 1.0
+    for node in _topological(self):
+        node._backward(node.grad)
+
+
 def _backward_resets(self):
     order = _topological(self)
     for node in order:
@@ -188,6 +195,10 @@ VALUE = function_spec(
                 _broken("no_topo", backward=_backward_no_topo), derived=True),
         Mistake("no_seed", "backward() must start with self.grad = 1.0 (dL/dL = 1), or every gradient stays 0",
                 _broken("no_seed", backward=_backward_no_seed), derived=True),
+        Mistake("forward_order", "backward() ran the nodes leaves first: each node passed its gradient on before "
+                "it had received any, so every gradient stayed 0; seed self.grad = 1.0, then go through "
+                "reversed(topological order), this node first", _broken("forward", backward=_backward_forward_order),
+                derived=True),
         Mistake("resets_grads", "backward() reset the grads to 0 before adding (micrograd's old habit in some "
                 "copies): gradients accumulate across backward() calls, as in PyTorch; zero_grad() resets them",
                 _broken("resets", backward=_backward_resets), derived=True),
