@@ -13,6 +13,8 @@ CONV_SHAPES = [
     (3, 2, 8, 8, 3, 3, 2, 0),
     (2, 2, 7, 6, 2, (2, 3), (2, 1), (1, 2)),
     (1, 1, 4, 4, 1, 4, 1, 0),
+    (1, 3, 4, 18, 2, 3, 1, 1),          # few channels, 16 or more output columns: dx is computed per image
+    (2, 2, 3, 35, 2, (3, 2), 2, (1, 0)),
 ]
 
 
@@ -230,14 +232,15 @@ def test_conv_bad_dout_and_arguments():
         nn.MaxPool2d(2).forward(np.zeros((4, 4)))
 
 
-@pytest.mark.parametrize("C,F,k,s,p", [(1, 4, 3, 1, 1), (1, 3, (2, 3), (2, 1), (1, 0)), (3, 5, 3, 2, 1),
-                                       (4, 2, (3, 2), 1, (0, 2))])
-def test_conv2d_matches_the_im2col_reference_in_any_memory_layout(C, F, k, s, p):
+@pytest.mark.parametrize("C,F,k,s,p,width", [(1, 4, 3, 1, 1, 6), (1, 3, (2, 3), (2, 1), (1, 0), 6),
+                                             (3, 5, 3, 2, 1, 6), (4, 2, (3, 2), 1, (0, 2), 6),
+                                             (3, 4, 3, 1, 1, 17), (2, 3, (3, 2), (1, 2), (1, 0), 33)])
+def test_conv2d_matches_the_im2col_reference_in_any_memory_layout(C, F, k, s, p, width):
     """Conv2d's NHWC computation equals cols @ W^T / col2im(dout W), whether x and dout come contiguous (NCHW) or as
     NCHW views of NHWC memory (as another Conv2d's output and its upstream gradient do)."""
     rng = np.random.default_rng(C * 10 + F)
     layer = make_conv(C, F, k, s, p, rng)
-    x = rng.standard_normal((2, C, 7, 6))
+    x = rng.standard_normal((2, C, 7, width))
     out = layer.forward(x)
     N, Ho, Wo = 2, out.shape[2], out.shape[3]
     cols = nn.im2col(x, layer.kernel_size, layer.stride, layer.padding)

@@ -114,7 +114,10 @@ def col2im(cols: np.ndarray, x_shape, kernel, stride=1, pad=0) -> np.ndarray:
 #   the machine's speed and the copies dominate. The windows are then gathered per image, (N, kh kw + 1, Ho Wo) with
 #   a row of ones that makes the GEMM add the bias, and the GEMMs run per image with the long Ho Wo axis inside
 #   (np.matmul over the batch): (Ho Wo, kh kw + 1) @ (kh kw + 1, F) gives the NHWC output, dout_n @ cols_n^T summed
-#   over the images gives dW and db, and W^T @ dout_n gives dcols with rows of Wo pixels, added back per offset.
+#   over the images gives dW and db, and W^T @ dout_n gives dcols with rows of Wo pixels, added back per offset;
+# - with few channels (C < 16) on wide images (Wo >= 16) the (N Ho Wo, F) @ (F, C) blocks of dx are narrow too (C
+#   columns), so dx is computed per image, (kh kw C, F) @ (F, Ho Wo), and added back onto an NCHW buffer in rows of Wo
+#   pixels.
 
 
 def _conv_gemm_forward(x, W, b, stride, pad):
@@ -157,7 +160,8 @@ def _conv_gemm_backward(dout, cache):
     """dout: (N, F, Ho, Wo), cache from ``_conv_gemm_forward`` -> (dx: (N, C, H, W), dW: (F, C, kh, kw), db: (F,)).
 
     dW = dout^T cols, db = the sum of dout over (N, Ho, Wo), dx = the windows of (dout W) added back where they were
-    read. dx is an NCHW view of NHWC memory (of (N, H, W) memory when C = 1).
+    read. dx is an NCHW view of NHWC memory, or of (N, H, W) memory when C = 1, or plain NCHW memory with few
+    channels on wide images (see "the layout Conv2d computes in" above).
     """
     x_shape, cols, Wm, (kh, kw), (sh, sw), (ph, pw) = cache
     N, C, H, Wi = x_shape
@@ -175,6 +179,17 @@ def _conv_gemm_backward(dout, cache):
     d2 = dout.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, F)        # no copy when dout is laid out as out was
     db = np.ones(len(d2), dtype=d2.dtype) @ d2
     dW = (d2.T @ cols).reshape(F, kh, kw, C).transpose(0, 3, 1, 2)
+    if C < 16 and Wo >= 16:
+        # few channels on wide images: (N Ho Wo, F) @ (F, C) blocks would be too narrow for BLAS, so dcols is
+        # computed per image as (kh kw C, F) @ (F, Ho Wo) and added back onto an NCHW buffer in rows of Wo pixels
+        Wt, d3 = np.ascontiguousarray(Wm.T), dout.reshape(N, F, Ho * Wo)
+        dxp = np.zeros((N, C, H + 2 * ph, Wi + 2 * pw), dtype=d2.dtype)
+        for n in range(N):
+            dcols = (Wt @ d3[n]).reshape(kh, kw, C, Ho, Wo)
+            for i in range(kh):
+                for j in range(kw):
+                    dxp[n, :, i:i + sh * Ho:sh, j:j + sw * Wo:sw] += dcols[i, j]
+        return dxp[:, :, ph:ph + H, pw:pw + Wi], dW, db
     W4 = Wm.reshape(F, kh, kw, C)
     dxp = np.zeros((N, H + 2 * ph, Wi + 2 * pw, C), dtype=d2.dtype)
     for i in range(kh):
