@@ -433,7 +433,7 @@ def _moved(model, i: int, name: str, before: np.ndarray):
     change = np.abs(value.astype(np.float64) - before)
     if not np.all(np.isfinite(change)):
         return "!now holds NaN or infinity"
-    return float(change.max())
+    return float(f"{change.max():.6g}")   # (a figure to show: 6 digits keep the check data stable across BLAS sums)
 
 
 def model_function(name: str, args, returns, weights_unchanged: bool = False) -> Call:
