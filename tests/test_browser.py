@@ -141,6 +141,48 @@ def test_lesson_runs_and_its_widgets_respond(lesson, course, lab, page):
     assert not page.page_errors, f"{lesson}: JavaScript errors in the page: {page.page_errors[:3]}"
 
 
+BPTT_LESSON = "lessons/10_nlp_sequence_models.ipynb"
+_STATE_COLORS_JS = """el => { const gd = el.closest('.js-plotly-plot');
+  return Array.from(gd.data[2].marker.color); }"""
+
+
+def _in_view(page, slider, tick, attempts: int = 20) -> dict:
+    """Scroll the slider's figure to the middle of the window until the tick stays inside it (figures above may still
+    be growing as they render) and return the tick's box."""
+    for _ in range(attempts):
+        slider.evaluate("el => el.closest('.js-plotly-plot').scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(300)
+        box = tick.bounding_box()
+        if box and 0 < box["y"] < lab_tools.VIEWPORT["height"] - 20:
+            return box
+    raise AssertionError(f"the slider's tick did not come into view: {box}")
+
+
+def test_lesson_10_backprop_through_time_slider_lights_one_more_state_per_step(course, lab, page):
+    """Lesson 10's unrolled RNN (a Plotly slider with frames, no kernel needed): clicking step k of the slider colours
+    the last k hidden states, as a student stepping the gradient backward should see."""
+    if not (course / BPTT_LESSON).exists():
+        pytest.skip(f"{BPTT_LESSON} is not in the repository")
+    lab_tools.open_notebook(page, lab, BPTT_LESSON)
+    state = lab_tools.restart_and_run_all(page, timeout=RUN_TIMEOUT)
+    assert not [cell for cell in state["cells"] if cell["errors"]], f"{BPTT_LESSON}: cells failed in JupyterLab"
+    slider = page.locator(".js-plotly-plot .slider-container").first
+    slider.wait_for(state="attached", timeout=30_000)
+    ticks = slider.locator(".slider-label-group text")
+    assert ticks.count() == 5, f"expected steps 0 .. 4, got {ticks.all_text_contents()}"
+    assert slider.evaluate(_STATE_COLORS_JS) == ["lightgray"] * 4, "the figure must open before any gradient arrived"
+    for k in (4, 1, 2):
+        box = _in_view(page, slider, ticks.nth(k))
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] - 12)   # on the rail, above the tick's label
+        page.wait_for_function(f"el => Array.from(el.closest('.js-plotly-plot').data[2].marker.color)"
+                               f".filter(c => c === 'crimson').length === {k}", arg=slider.element_handle(),
+                               timeout=10_000)
+        assert slider.evaluate(_STATE_COLORS_JS) == ["lightgray"] * (4 - k) + ["crimson"] * k
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "10_nlp_sequence_models-bptt-slider.png"))
+    assert not page.page_errors, f"JavaScript errors in the page: {page.page_errors[:3]}"
+
+
 # ------------------------------------------------------------------------------------- the static site (make site)
 SITE_LESSON = "lessons/01_chain_rule_sympy.html"
 
