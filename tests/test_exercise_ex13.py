@@ -392,3 +392,28 @@ def test_the_weights_check_travels_in_the_public_check_data(monkeypatch):
     failing = [r for r in report.results if not r.passed]
     assert failing and {r.name for r in failing} == {WEIGHTS_NAME} and {r.hint for r in failing} == {STEP_HINT}
     assert check("saliency", {"saliency": _define(HONEST["deepcopy_then_anything"])}).passed
+
+
+def _reference_with(channel_scale):
+    """The reference detection_loss with dpred's channels scaled: {(start, stop): factor}."""
+    reference = EX13.reference("detection_loss")
+
+    def detection_loss(pred, target):
+        loss, dpred = reference(pred, target)
+        dpred = dpred.copy()
+        for (start, stop), factor in channel_scale.items():
+            dpred[:, start:stop] *= factor
+        return loss, dpred
+    return detection_loss
+
+
+@pytest.mark.parametrize("scale, words", [
+    ({(0, 1): -1.0}, "objectness has the wrong sign (it is minus the right one) (box and class are right)"),
+    ({(1, 5): 0.5}, "box is 1/2 times the right one (objectness and class are right)"),
+    ({(5, None): 0.5}, "class is 1/2 times the right one (objectness and box are right)"),
+])
+def test_an_uncatalogued_dpred_mistake_is_described_channel_by_channel(scale, words):
+    # the walk: a sign flipped in the objectness gradient alone got "dpred is right in 28 of 32 entries"
+    rows = run_checks(LOSS, _reference_with(scale))
+    hints = {r.hint for r in rows if not r.passed and r.name.startswith("dpred")}
+    assert hints and all(h.startswith(words) for h in hints), hints

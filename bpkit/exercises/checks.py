@@ -50,19 +50,24 @@ class Check:
     hint: str = ""        # a general pointer for a failure nothing more specific explains
     needs: tuple = ()     # output keys other checks test that this one reuses: when one of those fails, the hint
                           # points there (the failure here may be only its echo) instead of blaming this row
+    parts: tuple = ()     # named slices of the output, (label, axis, start, stop): a wrong answer is described part
+                          # by part ("objectness has the wrong sign; box and class are right")
 
     def evaluate(self, ctx: "Context") -> Verdict:
         return _EVALUATORS[self.kind](self, ctx)
 
     def to_dict(self) -> dict:
-        data = {**asdict(self), "keys": list(self.keys), "needs": list(self.needs)}
-        if not self.needs:
-            del data["needs"]         # the usual case: check data stays as it was
+        data = {**asdict(self), "keys": list(self.keys), "needs": list(self.needs),
+                "parts": [list(part) for part in self.parts]}
+        for optional in ("needs", "parts"):
+            if not data[optional]:
+                del data[optional]    # the usual case: check data stays as it was
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "Check":
-        return cls(**{**data, "keys": tuple(data["keys"]), "needs": tuple(data.get("needs", ()))})
+        return cls(**{**data, "keys": tuple(data["keys"]), "needs": tuple(data.get("needs", ())),
+                      "parts": tuple(tuple(part) for part in data.get("parts", ()))})
 
 
 class Context:
@@ -226,11 +231,12 @@ def unchanged_check(names: tuple[str, ...], points: float, part: str = "", name:
 
 
 def value_check(key: str, points: float, against: str, tolerance: float = TOLERANCE, part: str = "",
-                hint: str = "", name: str | None = None, needs: tuple = ()) -> Check:
+                hint: str = "", name: str | None = None, needs: tuple = (), parts: tuple = ()) -> Check:
     """The output ``key`` equals the expected value within ``tolerance`` (relative error, the course's policy).
-    ``needs``: keys of other checks whose work this output reuses (see ``Check.needs``)."""
+    ``needs``: keys of other checks whose work this output reuses (see ``Check.needs``); ``parts``: named slices
+    ``(label, axis, start, stop)`` a failure is described by (see ``Check.parts``)."""
     return Check("value", name or f"{key.split('.')[-1]} matches {against}", points, (key,), tolerance, part, hint,
-                 tuple(needs))
+                 tuple(needs), tuple(tuple(p) for p in parts))
 
 
 def weights_check(points: float, name: str = "leaves the model's weights unchanged", hint: str = "") -> Check:
@@ -290,7 +296,8 @@ def _explain(ctx: Context, check: Check, keys: tuple[str, ...], swapped: dict, f
         got = ctx.outputs.get(key)
         if key.startswith(INPUT) or isinstance(got, str) or got is None or key not in ctx.expected:
             continue
-        words = diagnose.relation(key, got, ctx.expected[key], ctx.case)
+        words = (check.parts and diagnose.by_parts(got, ctx.expected[key], ctx.case, check.parts)) \
+            or diagnose.relation(key, got, ctx.expected[key], ctx.case)
         if words:
             return f"{words}; {check.hint}" if check.hint else words
     return check.hint

@@ -103,6 +103,30 @@ def relation(key: str, got, want, case: dict) -> str:
     return ""
 
 
+def by_parts(got, want, case: dict, parts) -> str:
+    """Plain words for a wrong output part by part: ``parts`` are ``(label, axis, start, stop)`` slices (e.g. a
+    detector's objectness, box and class channels), each described by ``relation``; "" when the shapes differ or
+    every part is wrong in no simple way (the whole-array words then serve better)."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return ""
+    right, wrong, named = [], [], False
+    for label, axis, start, stop in parts:
+        index = [slice(None)] * got.ndim
+        index[int(axis)] = slice(start, stop)
+        g, w = got[tuple(index)], want[tuple(index)]
+        if _close(g, w):
+            right.append(label)
+            continue
+        words = relation(label, g, w, case)
+        named = named or bool(words)
+        wrong.append(words or f"{label} is wrong")
+    if not wrong or not (right or named):
+        return ""
+    return "; ".join(wrong) + (f" ({' and '.join(right)} {'is' if len(right) == 1 else 'are'} right)"
+                               if right else "")
+
+
 def permutation(outputs: dict, expected: dict, keys) -> dict[str, str]:
     """{wrong key: the key whose value it holds} when the wrong outputs are a reordering of right ones."""
     keys = [k for k in keys if k in outputs and k in expected and not isinstance(outputs[k], str)]

@@ -109,7 +109,9 @@ DETECTION_LOSS = function_spec(
     checks=[returns_check(("loss", "dpred"), 0.5), unchanged_check(("pred", "target"), 0.5),
             value_check("loss", 1.0, "the loss written out", hint="L = mean BCE over all cells + 5 * (sum of the "
                         "responsible cells' squared box errors) / (4 M) + 2 * (sum of their cross-entropies) / M"),
-            value_check("dpred", 2.0, "central differences", hint="objectness: (sigmoid(z) - o) / (N S S) in every "
+            value_check("dpred", 2.0, "central differences",
+                        parts=(("objectness", 1, 0, 1), ("box", 1, 1, 5), ("class", 1, 5, None)),
+                        hint="objectness: (sigmoid(z) - o) / (N S S) in every "
                         "cell; box: 5 * 2 (b - t) / (4 M) and class: 2 (softmax - onehot) / M in the responsible "
                         "cells only, 0 elsewhere")],
     mistakes=[
