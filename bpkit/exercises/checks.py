@@ -178,13 +178,16 @@ def _unchanged(check: Check, ctx: Context) -> Verdict:
 def _value(check: Check, ctx: Context) -> Verdict:
     (key,) = check.keys
     got, want = ctx.outputs.get(key, "!nothing"), np.asarray(ctx.expected[key], dtype=np.float64)
+    # a returned name (dW) leads the message; a driver's own key (exp.twice) means nothing to a student: the row's
+    # name already says what was measured
+    lead = "" if "." in key else f"{key}: "
     if isinstance(got, str):
-        return Verdict(False, f"{key}: expected an array of numbers, got {describe(got)}", keys=(key,))
+        return Verdict(False, f"{lead}expected an array of numbers, got {describe(got)}", keys=(key,))
     if got.shape != want.shape:
-        return Verdict(False, f"{key}: expected shape {want.shape}, got shape {got.shape}", keys=(key,))
+        return Verdict(False, f"{lead}expected shape {want.shape}, got shape {got.shape}", keys=(key,))
     err = relative_error(got, want)
     ok = err <= check.tolerance
-    message = "" if ok else f"{key}: relative error {err:.1e} > {check.tolerance:.0e}"
+    message = "" if ok else f"{lead}relative error {err:.1e} > {check.tolerance:.0e}"
     return Verdict(ok, message, err, check.tolerance, keys=() if ok else (key,))
 
 

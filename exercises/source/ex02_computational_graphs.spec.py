@@ -23,7 +23,7 @@ def _cases(rng):
     for i, k in enumerate((2.0, 3.0, -1.0, 0.5)):
         a, b = rng.uniform(0.3, 1.5, 2) * rng.choice([-1.0, 1.0], 2)
         cases.append({"a": float(a), "b": float(b), "g": float(rng.uniform(0.5, 2.0) * rng.choice([-1.0, 1.0])),
-                      "p": float(rng.uniform(0.5, 2.0)), "k": k, "label": f"case {i + 1}, exponent k={k:g}"})
+                      "p": float(rng.uniform(0.5, 2.0)), "k": k, "label": f"case {i + 1} (p ** k with k={k:g})"})
     return finish_cases(cases)
 
 
