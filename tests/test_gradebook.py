@@ -255,6 +255,49 @@ def test_hidden_seeds_are_stable_and_distinct():
     assert seeds.secret_digest("k") != seeds.secret_digest("j") and "k" not in seeds.secret_digest("k")
 
 
+def _isolation_warnings(setup: str, exercise_id: str = "ex02") -> list[str]:
+    """``isolated_calls``'s warnings in a fresh process that first imports what the worker imports (the sandbox,
+    whose child speaks ``bpkit.status.Status``), then runs ``setup``."""
+    code = ("from bpkit.sandbox import child, confine, isolate, landlock, netns\n" + setup +
+            f"\nprint(repr(isolate.isolated_calls({exercise_id!r})[2]))")
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return eval(proc.stdout.strip())
+
+
+def test_the_status_vocabulary_the_worker_keeps_is_not_reported_as_reference_code():
+    """Every grading run used to print "WARNING reference objects reachable from a submission: class
+    bpkit.status.Status, ...": the worker's child reports statuses with that enum, which holds no exercise code."""
+    assert _isolation_warnings("") == []
+
+
+@pytest.mark.parametrize("kept, named", [
+    ("from bpkit.exercises import drivers\nkeep = drivers.function", "bpkit.exercises.drivers"),
+    ("from bpkit.nn import Linear as keep", "class bpkit.nn.layers.Linear"),
+    ("from bpkit.status import Status\nfrom bpkit.exercises.catalog import get_exercise as keep", "bpkit.exercises"),
+])
+def test_real_bpkit_code_left_in_the_worker_is_still_reported(kept, named):
+    warnings = _isolation_warnings(kept)
+    assert len(warnings) == 1 and warnings[0].startswith("reference objects reachable from a submission: ")
+    assert named in warnings[0] and "bpkit.status" not in warnings[0], warnings
+
+
+def test_the_shared_vocabulary_the_isolation_check_trusts_imports_nothing_from_bpkit():
+    """``bpkit.status`` counts as the grader's own (like bpkit.sandbox) because it is plain words: keep it so, or
+    it could carry reference code past the check."""
+    import ast
+    import importlib
+    from bpkit.sandbox import isolate
+    vocabulary = [m for m in isolate._GRADERS_OWN if m != "bpkit.sandbox"]
+    assert vocabulary == ["bpkit.status"]       # a new entry deserves a look
+    for name in vocabulary:
+        tree = ast.parse(open(importlib.import_module(name).__file__, encoding="utf-8").read())
+        imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        modules = [a.name for n in imports if isinstance(n, ast.Import) for a in n.names]
+        modules += ["." * n.level + (n.module or "") for n in imports if isinstance(n, ast.ImportFrom)]
+        assert not [m for m in modules if m.startswith((".", "bpkit"))], (name, modules)
+
+
 @pytest.mark.parametrize("exercise_id", sorted(all_exercises()))
 def test_isolated_calls_leave_no_reference_implementation_in_the_worker(exercise_id):
     """Every exercise in the catalog: the worker keeps copies of the calls and nothing a submission could copy."""

@@ -69,6 +69,7 @@ def test_python_m_bpkit_grade_writes_every_output(nbgrader_class, tmp_path):
     assert "<script src='plotly.min.js'>" in summary and (out / "plotly.min.js").stat().st_size > 1_000_000
     assert {p.stem for p in (out / "feedback").glob("*.html")} == {"ann", "ben", "cat", "dov"}
     assert "isolation:" in proc.stderr
+    assert not [i for i in doc["isolation"] if "WARNING" in i] and "WARNING" not in summary, doc["isolation"]
 
 
 def test_rerun_skips_unchanged_regrades_changed_and_force_regrades_all(nbgrader_class, tmp_path, capsys):
