@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -63,6 +64,24 @@ def test_check_columns_sum_points_over_cases_in_function_order():
     assert line.endswith(",0.5,0.5")
 
 
+def test_no_column_reads_zero_points_for_a_row_that_earns_nothing_by_construction():
+    """The walk's grades.csv had "Value: runs", "detection_loss: runs", "saliency: runs" holding 0 for every
+    full-mark student ("0 points for runs"): a case that could not be checked is not a check to earn points in."""
+    def rows(*spec):
+        return [{"function": f, "name": n, "passed": p > 0, "points": p, "max_points": m}
+                for f, n, p, m in spec]
+    full = record("ann", 1.5, checks=rows(("linear_forward", "out", 1.0, 1.0), ("linear_forward", "free", 0, 0),
+                                          ("relu_backward", "dx", 0.5, 0.5)))
+    crashed = record("ben", 0.5, status="error", checks=rows(("linear_forward", "runs", 0.0, 1.0),
+                                                            ("linear_forward", "free", 0, 0),
+                                                            ("relu_backward", "dx", 0.5, 0.5)))
+    header, *lines = gradebook.grades_csv(EX, [full, crashed]).splitlines()
+    assert header.split(",")[7:] == ["linear_forward: out", "relu_backward: dx"]
+    assert [line.split(",")[7:] for line in lines] == [["1", "0.5"], ["0", "0.5"]]
+    for line in csv.DictReader(io.StringIO(gradebook.grades_csv(EX, [full, crashed]))):
+        assert sum(float(line[c]) for c in line if ": " in c) == float(line["score"])     # columns add up
+
+
 def test_resume_check_by_hash_config_and_raised_limits(tmp_path):
     store = gradebook.ResultStore(tmp_path)
     limits = {"timeout": 30.0, "memory": 1024.0}
@@ -105,14 +124,71 @@ def test_malformed_messages_from_a_child_cannot_crash_the_scorer():
 
 def test_summary_counts_pass_rates_and_common_mistakes_per_student():
     from bpkit.grading import summary
-    row = lambda passed, hint="": {"function": "linear_backward", "name": "dW", "passed": passed,  # noqa: E731
-                                   "points": float(passed), "max_points": 1.0, "hint": hint, "case": "c"}
-    records = [record("ann", checks=[row(False, "transpose"), row(False, "transpose")]),
-               record("ben", checks=[row(False, "transpose"), row(True)]), record("cat", checks=[row(True)])]
+    mistake = next(m for m in EX.functions[1].mistakes)          # a catalogued mistake of linear_backward
+    row = lambda passed, hint="", **kw: {"function": "linear_backward", "name": "dW", "passed": passed,  # noqa: E731
+                                         "points": float(passed), "max_points": 1.0, "hint": hint, "case": "c", **kw}
+    records = [record("ann", checks=[row(False, mistake.hint, mistake=mistake.name)] * 2),
+               record("ben", checks=[row(False, mistake.hint, mistake=mistake.name), row(True)]),
+               record("cat", checks=[row(True)])]
     assert summary.pass_rates(records) == {"linear_backward: dW": 1 / 3}   # students, not rows
-    assert summary.common_hints(records) == [("linear_backward", "transpose", 2)]
+    assert summary.common_mistakes(EX, records) == [summary.Mistake(2, "linear_backward", mistake.hint,
+                                                                    mistake=mistake.name)]
     page = summary.render(EX, records)
-    assert "Most common mistakes" in page and "transpose" in page
+    assert "Most common mistakes" in page and html.escape(mistake.hint) in page
+
+
+def test_a_failed_row_records_its_catalogued_mistake_or_the_row_it_reuses():
+    """What the summary counts by: the mistake's name where a catalogued mistake chose the hint, the failing row
+    a "this row reuses ..." note points to, and neither for any other failure. (A case that crashed is a "runs" row
+    whose hint runner.explain_errors copies from the mistake that crashes alike: the summary matches that hint.)"""
+    from bpkit.exercises import check
+    from bpkit.exercises.runner import run_checks
+    from test_exercises import _patched, _v_unary
+    spec = EX.functions[1]
+    for mistake in spec.mistakes[:2]:
+        failed = [r for r in run_checks(spec, mistake.implementation(None)) if not r.passed and r.name != "runs"]
+        assert failed and {(r.mistake, r.hint, r.reuses) for r in failed} == {(mistake.name, mistake.hint, "")}
+    scaled = [r for r in run_checks(spec, lambda dout, x, W: (dout @ W.T, x.T @ dout * 1.5, dout.sum(0)))
+              if not r.passed]
+    assert scaled and {(r.mistake, r.reuses) for r in scaled} == {("", "")}
+    report = check("Value", namespace={"Value": _patched(exp=_v_unary("exp", "twice_out"))})
+    failed = {r.name: (r.mistake, r.reuses) for row in report.rows for r in row.results if not r.passed}
+    assert failed == {"a.exp(): _backward(g) matches central differences": ("", ""),
+                      "a.exp(): a leaf used twice receives both contributions (+=)":
+                          ("", "a.exp(): _backward(g) matches central differences")}
+
+
+def test_common_mistakes_count_students_per_catalogued_mistake_not_hint_texts():
+    """The walk's ex13 class: hints that embed per-case numbers ("dpred is right in 24 of 32 entries; ...") made
+    one student fill five rows, "this row reuses ..." notes were counted as mistakes, and the top 10 came from 2
+    students while every catalogued mistake the class made was missing."""
+    from bpkit.grading import summary
+    spec = EX.functions[1]
+    first, second = spec.mistakes[0], spec.mistakes[1]
+
+    def row(name, hint, **kw):
+        return {"function": spec.name, "name": name, "passed": False, "points": 0.0, "max_points": 1.0,
+                "hint": hint, "case": kw.pop("case", "c"), "status": kw.pop("status", "ok"), **kw}
+    numbered = [row("dW matches", f"dW is right in {k} of 32 entries; use x.T @ dout", case=f"case {k}")
+                for k in range(20, 26)]                       # one student, six different texts
+    echo = row("db matches", 'this row reuses what "dW matches" tests, and that row fails: fix it first; this one '
+                             "may then pass too", reuses="dW matches")
+    records = [record("ann", checks=numbered + [echo]),
+               record("ben", checks=[row("dW matches", first.hint, mistake=first.name, case=c) for c in "abc"]),
+               record("cat", checks=[row("dW matches", first.hint, mistake=first.name),
+                                     row("dx matches", second.hint, mistake=second.name)]),
+               # a crash that runner.explain_errors gave the hint of the mistake that crashes alike (no name field)
+               record("dov", checks=[row("runs", second.hint, status="error")]),
+               record("eve", checks=[row("runs", "replace the raise NotImplementedError(...) line with your code",
+                                         status="not_implemented")]),
+               record("fay", checks=[row("runs", "", status="timeout")])]
+    table = summary.common_mistakes(EX, records)
+    assert [(m.students, m.mistake or m.check) for m in table] == [
+        (2, first.name), (2, second.name), (1, "dW matches"), (1, "runs")]
+    assert table[0].text == first.hint and table[2].text == "failed for another reason"
+    page = summary.render(EX, records)
+    assert "entries" not in page and "reuses" not in page and "NotImplementedError" not in page
+    assert html.escape(first.hint) in page and "&ldquo;dW matches&rdquo; failed for another reason" in page
 
 
 def test_feedback_groups_cases_of_a_check():

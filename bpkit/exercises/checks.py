@@ -281,13 +281,19 @@ def _row(spec_name, check, case, weight, verdict=None, status=Status.OK, message
 
 
 def _explain(ctx: Context, check: Check, keys: tuple[str, ...], swapped: dict, failed_keys=(),
-             names: dict | None = None) -> str:
+             names: dict | None = None, row: CheckResult | None = None) -> str:
+    """The hint for a failed check; ``row`` also records the catalogued mistake (``row.mistake``) or the failing
+    row it reuses (``row.reuses``) behind it, for the class summary."""
     mistake = ctx.matching_mistake(keys)
     if mistake:
+        if row is not None:
+            row.mistake = mistake.name
         return mistake.hint
     upstream = [k for k in check.needs if k in failed_keys]
     if upstream:
         first = (names or {}).get(upstream[0], upstream[0])
+        if row is not None:
+            row.reuses = first
         return (f"this row reuses what \"{first}\" tests, and that row fails: fix it first; this one may then "
                 "pass too")
     if swapped:
@@ -361,7 +367,7 @@ def make_grade(name: str, checks: list[Check], expected, call, mistakes: list[Mi
             failed_keys = {k for _, verdict, _ in failed for k in verdict.keys}
             names = {k: c.name for c in checks for k in c.keys}
             for check, verdict, row in failed:
-                row.hint = _explain(ctx, check, verdict.keys, swapped, failed_keys, names)
+                row.hint = _explain(ctx, check, verdict.keys, swapped, failed_keys, names, row)
         elif exact is not None or EXACT in case:
             if EXACT not in case and exact is not None:
                 try:

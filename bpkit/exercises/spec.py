@@ -44,6 +44,8 @@ class CheckResult:
     status: str = "ok"       # a Status value
     case: str = ""           # which case this row is about, e.g. "N=1, D=3, M=2" (rows of one check share a name)
     note: str = ""           # an observation that costs nothing (e.g. "looks like finite differences")
+    mistake: str = ""        # the catalogued mistake (Mistake.name) whose hint this failure got, if one explained it
+    reuses: str = ""         # the failing row whose output this one reuses (its hint says: fix that one first)
 
     def to_dict(self) -> dict:
         out = {}

@@ -5,7 +5,8 @@ submission's SHA-256 and the grading configuration, so a rerun skips what is unc
 grader killed half way loses nothing. The class files are rebuilt from those records, sorted by student, with no
 timings in them, so an interrupted-and-resumed run produces byte-identical files to an uninterrupted one:
 
-- ``grades.csv``: ``student,exercise,score,max_score,status,message,flags`` + one column per check (points);
+- ``grades.csv``: ``student,exercise,score,max_score,status,message,flags`` + one column per check (points earned,
+  summed over cases; no column for a "runs" row, see ``check_columns``);
 - ``grades.json``: the same with every check row (relative error, tolerance, hint, case label) and the notes;
 - ``canvas.csv``: Canvas's gradebook import format (see ``lms.py``).
 
@@ -105,15 +106,26 @@ class ResultStore:
 
 
 def check_columns(exercise, records) -> list[str]:
-    """``"function: check"`` for every check seen in the class, in the exercise's function order."""
+    """``"function: check"`` for every check seen in the class that a student could earn points in, in the
+    exercise's function order.
+
+    Left out: a function's "runs" row, which stands for a case that could not be checked (it raised, timed out, was
+    not written) and earns nothing by construction, so its column would read "0 points for runs" even for a student
+    with full marks (that student has no such row); the points it stands for are missing from the check columns
+    instead, and status and message say why. Left out too: a check worth 0 points for everyone."""
     order = {spec.name: i for i, spec in enumerate(exercise.functions)}
     seen: dict[str, tuple] = {}
+    worth: set[str] = set()
     for record in records:
         for row in record.checks:
+            if row["name"] == "runs":
+                continue
             key = f"{row['function']}: {row['name']}"
             if key not in seen:
                 seen[key] = (order.get(row["function"], len(order)), len(seen))
-    return sorted(seen, key=seen.get)
+            if row.get("max_points"):
+                worth.add(key)
+    return sorted((k for k in seen if k in worth), key=seen.get)
 
 
 def _cell(text) -> str:
@@ -134,7 +146,9 @@ def grades_csv(exercise, records) -> str:
     for r in records:
         per_check = {c: 0.0 for c in columns}
         for row in r.checks:
-            per_check[f"{row['function']}: {row['name']}"] += row["points"]
+            key = f"{row['function']}: {row['name']}"
+            if key in per_check:
+                per_check[key] += row["points"]
         writer.writerow([_cell(r.student), exercise.id, _number(r.score), _number(r.max_score),
                          r.status, _cell(r.message), _cell("; ".join(r.flags))]
                         + [_number(per_check[c]) for c in columns])

@@ -47,14 +47,29 @@ def score_run(exercise, cases: dict, run: RawRun, timeout: float, memory_mb: flo
                 rows += spec.failure(case, status, message, hint=HINTS.get(status, ""))
     from bpkit.exercises.runner import explain_errors
     explain_errors(rows, specs, cases)     # a case that crashed gets the diagnosis the other cases support
-    for function, note in dict.fromkeys((r.function, r.note) for r in rows if getattr(r, "note", "")):
-        notes.append(f"{function}: {note}")   # e.g. a gradient by finite differences: in feedback and grades.json
+    notes += function_notes(rows)   # e.g. a gradient by finite differences: in feedback and grades.json
     result = summarize(exercise, rows, notes)
     if state["memory"] and result["status"] in (Status.ERROR, Status.MISSING) and result["score"] < result["max_score"]:
         result["status"] = Status.MEMORY
     result["blocked_imports"] = state["blocked"]
     result["details"] = state["details"]
     return result
+
+
+def function_notes(rows) -> list[str]:
+    """One note per function, not one per case: each case's rows carry their case's note (its own figures, e.g.
+    the error against the exact gradient), so a function noted on every case would fill the page with the same
+    sentence. The first case's note stands for the others, which are counted."""
+    per_function: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if getattr(r, "note", ""):
+            per_function.setdefault(r.function, {}).setdefault(r.case, r.note)
+    out = []
+    for function, by_case in per_function.items():
+        first = next(iter(by_case.values()))
+        more = f" (seen on {len(by_case)} cases)" if len(by_case) > 1 else ""
+        out.append(f"{function}: {first}{more}")
+    return out
 
 
 def _read_frame(header, arrays, specs, cases, state, got, notes) -> None:

@@ -1,14 +1,16 @@
 """``OUTDIR/summary.html``: the class at a glance.
 
 A histogram of scores (every graded submission, full marks included), the share of students who passed each check
-(a student whose function did not run fails every check of it), the hints most students received (the mistakes the
-next lecture should revisit), and the count of each status. plotly.js is written once beside it
+(a student whose function did not run fails every check of it), how many students made each catalogued mistake
+and how many failed a check for a reason no catalogued mistake explains (what the next lecture should revisit),
+and the count of each status. plotly.js is written once beside it
 (``OUTDIR/plotly.min.js``) and referenced, so the page stays small and opens offline; the page is byte-identical
 when re-run on the same inputs (fixed element ids, no dates).
 """
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
@@ -52,13 +54,91 @@ def pass_rates(records) -> dict[str, float]:
     return {key: passed[key] / total[key] for key in total}
 
 
-def common_hints(records, top: int = 10) -> list[tuple[str, str, int]]:
-    """``(function, hint, students)`` for the hints most students received: the class's common mistakes."""
+@dataclass(frozen=True)
+class Mistake:
+    """One row of the "Most common mistakes" table: a catalogued mistake (``mistake`` its name, ``text`` its hint),
+    or the failures of one check row that no catalogued mistake explains (``mistake`` "", ``check`` the row)."""
+
+    students: int
+    function: str
+    text: str
+    mistake: str = ""
+    check: str = ""
+
+
+_STOPPED = (Status.ERROR, Status.TIMEOUT, Status.MEMORY)     # a "runs" row that counts (missing work does not)
+_ECHO = " (the other cases show it; this one crashed on it)"     # what runner.explain_errors adds to a crash's hint
+
+
+def _catalogued(spec, row) -> str:
+    """The name of the catalogued mistake behind a failed row: recorded by the checks (``row["mistake"]``), or, for
+    a case that crashed (its hint copied from the mistake that crashes alike) and for records written before that
+    field existed, the mistake whose hint the row got word for word."""
+    if row.get("mistake"):
+        return row["mistake"]
+    hint = row.get("hint") or ""
+    for mistake in getattr(spec, "mistakes", ()) if hint else ():
+        if hint == mistake.hint or hint == mistake.hint + _ECHO:
+            return mistake.name
+    return ""
+
+
+def common_mistakes(exercise, records) -> list[Mistake]:
+    """The class's mistakes, most students first: each catalogued mistake counted once per student who made it
+    (on any case), then, per check row, the students whose failure no catalogued mistake explains (a "runs" row:
+    code that raised, ran out of time or of memory). Not counted: rows that failed only because they reuse another
+    failing row (``row["reuses"]``: that row is counted), and work not done (missing, not implemented)."""
+    specs = {spec.name: spec for spec in exercise.functions}
+    order = {name: i for i, name in enumerate(specs)}
+    hints, check_order = {}, {}
+    for spec in exercise.functions:
+        for i, mistake in enumerate(spec.mistakes):
+            hints[(spec.name, mistake.name)] = (mistake.hint, i)
+        for i, check in enumerate(getattr(spec, "checks", ())):
+            check_order[(spec.name, check.name)] = i
     counts: Counter = Counter()
     for record in _graded(records):
-        counts.update({(row["function"], row["hint"]) for row in record.checks
-                       if not row["passed"] and row.get("hint")})
-    return sorted(((f, h, n) for (f, h), n in counts.items()), key=lambda t: (-t[2], t[0], t[1]))[:top]
+        mine = set()
+        for row in record.checks:
+            if row["passed"] or row.get("reuses"):
+                continue
+            name = _catalogued(specs.get(row["function"]), row)
+            if name:
+                mine.add((row["function"], "mistake", name))
+            elif row["name"] != "runs" or Status.parse(row.get("status")) in _STOPPED:
+                mine.add((row["function"], "check", row["name"]))
+        counts.update(mine)
+    out = []
+    for (function, kind, name), n in counts.items():
+        if kind == "mistake":
+            hint, rank = hints.get((function, name), (name, 0))
+            out.append(((-n, order.get(function, len(order)), 0, rank), Mistake(n, function, hint, mistake=name)))
+        else:
+            rank = check_order.get((function, name), len(check_order))
+            text = "failed for another reason" if name != "runs" else \
+                "raised an error, ran out of time or of memory, and no catalogued mistake does the same"
+            out.append(((-n, order.get(function, len(order)), 1, rank, name),
+                        Mistake(n, function, text, check=name)))
+    return [m for _, m in sorted(out, key=lambda t: t[0])]
+
+
+def _mistakes_table(exercise, records) -> str:
+    rows = []
+    for m in common_mistakes(exercise, records):
+        if m.mistake:
+            what = f"{escape(m.text)} <span class='name'>({escape(m.mistake)})</span>"
+        elif m.check == "runs":
+            what = f"<span class='other'>{escape(m.text)}</span>"
+        else:
+            what = f"<span class='other'>&ldquo;{escape(m.check)}&rdquo; {escape(m.text)}</span>"
+        rows.append(f"<tr><td>{m.students}</td><td><code>{escape(m.function)}</code></td><td>{what}</td></tr>")
+    if not rows:
+        return ""
+    return ("<h2>Most common mistakes</h2><p class='explain'>Students per catalogued mistake (the hint they got; "
+            "one count per student, however many cases it cost), then, per check, the students whose failure no "
+            "catalogued mistake explains. Work not done (missing, not implemented) is in the status table.</p>"
+            "<table><tr><th>students</th><th>function</th><th>mistake (the hint they got)</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def render(exercise, records, plotly_src: str = PLOTLY_JS) -> str:
@@ -82,16 +162,13 @@ def render(exercise, records, plotly_src: str = PLOTLY_JS) -> str:
     mean = sum(scores) / len(scores) if scores else 0.0
     isolation = sorted({r.isolation for r in records if r.isolation})
     rows = "".join(f"<tr><td>{escape(s)}</td><td>{n}</td></tr>" for s, n in sorted(statuses.items()))
-    mistakes = "".join(f"<tr><td>{n}</td><td><code>{escape(f)}</code></td><td>{escape(h)}</td></tr>"
-                       for f, h, n in common_hints(records))
-    mistakes_table = ("<h2>Most common mistakes</h2><table><tr><th>students</th><th>function</th><th>hint they got"
-                      f"</th></tr>{mistakes}</table>") if mistakes else ""
+    mistakes_table = _mistakes_table(exercise, records)
     config = {"displaylogo": False, "responsive": True}
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(exercise.id)} summary</title>"
             f"<script src='{escape(plotly_src)}'></script>"
             "<style>body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}"
             "td,th{padding:.2rem .8rem;border-bottom:1px solid #ddd;text-align:left}"
-            ".isolation{color:#555;font-size:.9rem}</style></head><body>"
+            ".isolation,.explain{color:#555;font-size:.9rem}.name{color:#777;font-size:.85rem}.other{font-style:italic}</style></head><body>"
             f"<h1>{escape(exercise.title)}: class summary</h1>"
             f"<p>{len(records)} submissions, {len(graded)} graded; mean score {mean:.3g} of {top:g}.</p>"
             + "".join(f"<p class='isolation'>Isolation: {escape(line)}</p>" for line in isolation) +
