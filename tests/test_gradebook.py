@@ -181,14 +181,22 @@ def test_common_mistakes_count_students_per_catalogued_mistake_not_hint_texts():
                record("dov", checks=[row("runs", second.hint, status="error")]),
                record("eve", checks=[row("runs", "replace the raise NotImplementedError(...) line with your code",
                                          status="not_implemented")]),
-               record("fay", checks=[row("runs", "", status="timeout")])]
+               record("fay", checks=[row("runs", "", status="timeout")]),
+               # one part of a class stopped (ex02's backward ran out of time): a run that stopped, not a wrong value
+               record("gus", checks=[row("dx matches", "", status="timeout"),
+                                     row("dW matches", "dW is right in 20 of 32 entries; use x.T @ dout")])]
     table = summary.common_mistakes(EX, records)
     assert [(m.students, m.mistake or m.check) for m in table] == [
-        (2, first.name), (2, second.name), (1, "dW matches"), (1, "runs")]
+        (2, first.name), (2, second.name), (2, "dW matches"), (2, "runs")]
     assert table[0].text == first.hint and table[2].text == "failed for another reason"
+    # what the uncatalogued failure's students were told: one count per student per hint, the five most told
+    assert table[2].told[0] == ("dW is right in 20 of 32 entries; use x.T @ dout", 2) and len(table[2].told) == 5
     page = summary.render(EX, records)
-    assert "entries" not in page and "reuses" not in page and "NotImplementedError" not in page
+    listed = page[page.index("Most common mistakes"):]
+    assert "reuses" not in page and "NotImplementedError" not in page
+    assert "entries" not in listed.split("<details>")[0]          # per-case numbers only in the collapsed list
     assert html.escape(first.hint) in page and "&ldquo;dW matches&rdquo; failed for another reason" in page
+    assert "<li>dW is right in 20 of 32 entries; use x.T @ dout (2 students)</li>" in page
 
 
 def test_feedback_groups_cases_of_a_check():

@@ -64,9 +64,11 @@ class Mistake:
     text: str
     mistake: str = ""
     check: str = ""
+    told: tuple = ()         # an uncatalogued failure: (hint, students) it was explained with, most students first
 
 
 _STOPPED = (Status.ERROR, Status.TIMEOUT, Status.MEMORY)     # a "runs" row that counts (missing work does not)
+_TOLD = 5                 # hints listed under an uncatalogued failure
 _ECHO = " (the other cases show it; this one crashed on it)"     # what runner.explain_errors adds to a crash's hint
 
 
@@ -85,8 +87,9 @@ def _catalogued(spec, row) -> str:
 
 def common_mistakes(exercise, records) -> list[Mistake]:
     """The class's mistakes, most students first: each catalogued mistake counted once per student who made it
-    (on any case), then, per check row, the students whose failure no catalogued mistake explains (a "runs" row:
-    code that raised, ran out of time or of memory). Not counted: rows that failed only because they reuse another
+    (on any case), and per check row the students whose failure no catalogued mistake explains (with the hints
+    they got, one count per student per hint); code that raised, ran out of time or of memory is one row per
+    function (``check`` "runs"), whether a whole case or one part of a class stopped. Not counted: rows that failed only because they reuse another
     failing row (``row["reuses"]``: that row is counted), and work not done (missing, not implemented)."""
     specs = {spec.name: spec for spec in exercise.functions}
     order = {name: i for i, name in enumerate(specs)}
@@ -97,17 +100,28 @@ def common_mistakes(exercise, records) -> list[Mistake]:
         for i, check in enumerate(getattr(spec, "checks", ())):
             check_order[(spec.name, check.name)] = i
     counts: Counter = Counter()
+    told: dict[tuple, Counter] = {}           # an uncatalogued failure: what its students were told
     for record in _graded(records):
-        mine = set()
+        mine, hints_mine = set(), set()
         for row in record.checks:
             if row["passed"] or row.get("reuses"):
                 continue
             name = _catalogued(specs.get(row["function"]), row)
+            status = Status.parse(row.get("status", "ok"))
             if name:
-                mine.add((row["function"], "mistake", name))
-            elif row["name"] != "runs" or Status.parse(row.get("status")) in _STOPPED:
-                mine.add((row["function"], "check", row["name"]))
+                key = (row["function"], "mistake", name)
+            elif status is not Status.OK:     # a "runs" row, or a part of a class that stopped (ex02's backward)
+                if status not in _STOPPED:
+                    continue
+                key = (row["function"], "check", "runs")
+            else:
+                key = (row["function"], "check", row["name"])
+                if row.get("hint"):
+                    hints_mine.add((key, row["hint"]))
+            mine.add(key)
         counts.update(mine)
+        for key, hint in hints_mine:
+            told.setdefault(key, Counter())[hint] += 1
     out = []
     for (function, kind, name), n in counts.items():
         if kind == "mistake":
@@ -117,8 +131,9 @@ def common_mistakes(exercise, records) -> list[Mistake]:
             rank = check_order.get((function, name), len(check_order))
             text = "failed for another reason" if name != "runs" else \
                 "raised an error, ran out of time or of memory, and no catalogued mistake does the same"
+            said = sorted(told.get((function, "check", name), Counter()).items(), key=lambda t: (-t[1], t[0]))
             out.append(((-n, order.get(function, len(order)), 1, rank, name),
-                        Mistake(n, function, text, check=name)))
+                        Mistake(n, function, text, check=name, told=tuple(said[:_TOLD]))))
     return [m for _, m in sorted(out, key=lambda t: t[0])]
 
 
@@ -131,12 +146,17 @@ def _mistakes_table(exercise, records) -> str:
             what = f"<span class='other'>{escape(m.text)}</span>"
         else:
             what = f"<span class='other'>&ldquo;{escape(m.check)}&rdquo; {escape(m.text)}</span>"
+        if m.told:
+            what += ("<details><summary>what they were told</summary><ul>" +
+                     "".join(f"<li>{escape(h)} ({n} student{'s' * (n > 1)})</li>" for h, n in m.told) +
+                     "</ul></details>")
         rows.append(f"<tr><td>{m.students}</td><td><code>{escape(m.function)}</code></td><td>{what}</td></tr>")
     if not rows:
         return ""
     return ("<h2>Most common mistakes</h2><p class='explain'>Students per catalogued mistake (the hint they got; "
-            "one count per student, however many cases it cost), then, per check, the students whose failure no "
-            "catalogued mistake explains. Work not done (missing, not implemented) is in the status table.</p>"
+            "one count per student, however many cases it cost) and, per check, the students whose failure no "
+            "catalogued mistake explains (&ldquo;what they were told&rdquo; lists their hints), most students "
+            "first. Work not done (missing, not implemented) is in the status table.</p>"
             "<table><tr><th>students</th><th>function</th><th>mistake (the hint they got)</th></tr>"
             + "".join(rows) + "</table>")
 
@@ -167,7 +187,8 @@ def render(exercise, records, plotly_src: str = PLOTLY_JS) -> str:
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(exercise.id)} summary</title>"
             f"<script src='{escape(plotly_src)}'></script>"
             "<style>body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}"
-            "td,th{padding:.2rem .8rem;border-bottom:1px solid #ddd;text-align:left}"
+            "td,th{padding:.2rem .8rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
+            "details{color:#555;font-size:.9rem}details ul{margin:.2rem 0}"
             ".isolation,.explain{color:#555;font-size:.9rem}.name{color:#777;font-size:.85rem}.other{font-style:italic}</style></head><body>"
             f"<h1>{escape(exercise.title)}: class summary</h1>"
             f"<p>{len(records)} submissions, {len(graded)} graded; mean score {mean:.3g} of {top:g}.</p>"
