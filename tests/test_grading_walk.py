@@ -132,3 +132,13 @@ def test_a_wrong_local_derivative_is_not_blamed_on_backward_or_on_plus_equals(ex
     assert not any("zero_grad()'s job" in h or "sort the nodes" in h or "never =" in h for h in hints.values()), hints
     assert "exp(x), which out.data already holds" in hints[next(n for n in hints if "_backward(g)" in n)], hints
     assert len(set(hints.values())) == 1             # the "used twice" row names the same fault
+
+
+def test_the_headline_names_the_row_when_the_message_names_no_output(ex02):
+    # the walk: "Value: relative error 1.0e+00 > 1e-07" in grades.csv and atop the feedback page, for one of 15 rows
+    rows, out = ex02
+    wes = rows["wes_exp_selfdata"]
+    assert wes["message"].startswith("Value: a.exp(): _backward(g) matches central differences: relative error "), \
+        wes["message"]
+    assert "Value: a.exp(): _backward(g) matches central differences: relative error" in \
+        (out / "feedback" / "wes_exp_selfdata.html").read_text()
