@@ -482,6 +482,23 @@ def test_a_second_graph_row_does_not_blame_a_reset_that_never_happens():
     assert not any("zero_grad" in h for h in second) and all("reuses" in h for h in second), second
 
 
+def test_a_closure_that_forgets_g_is_told_it_misses_a_factor_of_g():
+    # the walk: tanh's _backward without the upstream gradient got only the general pointer
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = _node(self, t, (self,))
+
+        def _backward(g):
+            self.grad += 1 - t * t
+        out._backward = _backward
+        return out
+
+    report = check("Value", namespace={"Value": _patched(tanh=tanh)})
+    failing = {row.name: {r.hint for r in row.results if not r.passed} for row in report.rows if not row.passed}
+    hints = failing["a.tanh(): _backward(g) matches central differences"]
+    assert hints and all(h.startswith("grads is missing a factor of g") for h in hints), hints
+
+
 def test_backward_is_graded_on_its_own_graph_even_when_every_op_is_unfinished():
     class OpsUnfinished(ReferenceValue):
         def __mul__(self, other):

@@ -97,6 +97,10 @@ def test_a_scalar_or_float32_result_is_not_called_scaled_by_a_constant_factor():
     assert "constant factor" not in relation("h", want.astype(np.float32), want, {})
     # a real unnamed scale of an array is still reported
     assert "constant factor" in relation("h", 1.7 * want, want, {})
+    # a factor equal to a scalar input is named by the input's name, never its value; the points' share is no input
+    assert relation("h", want / 1.7, want, {"g": 1.7}) == "h is missing a factor of g"
+    assert relation("h", want * 1.7, want, {"lr": 1.7}) == "h has an extra factor of lr"
+    assert "factor of weight" not in relation("h", want * 0.37, want, {"weight": 0.37})
 
 
 def test_an_endless_backward_costs_backward_not_the_methods_that_work(ex02):

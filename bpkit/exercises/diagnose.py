@@ -43,6 +43,27 @@ def _constant_name(c: float, case: dict) -> str:
     return ""
 
 
+BOOKKEEPING = ("weight",)      # case entries that are not inputs (finish_cases' share of the points)
+
+
+def _scalar_factor(c: float, case: dict) -> str:
+    """"is missing a factor of g" / "has an extra factor of g" when ``c`` is a scalar input of the case (or one
+    over it); "" otherwise. Only the input's name is said, never its value."""
+    for input_name, value in case.items():
+        if input_name.startswith("_") or input_name in BOOKKEEPING or isinstance(value, (bool, np.bool_)):
+            continue
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        if not isinstance(value, (float, int, np.floating, np.integer)) or value in (0, 1, -1):
+            continue
+        value = float(value)
+        if abs(c - value) <= 1e-6 * abs(value):
+            return f"has an extra factor of {input_name}"
+        if abs(c * value - 1) <= 1e-6:
+            return f"is missing a factor of {input_name}"
+    return ""
+
+
 def relation(key: str, got, want, case: dict) -> str:
     """Plain words for how ``got`` differs from ``want`` (both numeric), or "" when no simple relation fits."""
     name = _short(key)
@@ -75,6 +96,9 @@ def relation(key: str, got, want, case: dict) -> str:
         named = _constant_name(c, case)
         if named:
             return f"{name} is {named} times the right one"
+        scalar = _scalar_factor(c, case)
+        if scalar:
+            return f"{name} {scalar}"
         if got.size > 1 and abs(c - 1) > 1e-4:    # two scalars always differ by a factor; c ~ 1 is rounding
             return f"{name} is the right one scaled by a constant factor{' and sign' if c < 0 else ''}"
     for input_name, value in case.items():
