@@ -659,3 +659,25 @@ def test_an_endless_backward_in_check_costs_backward_not_the_methods_that_work()
     assert sum(r.points for r in rows) == pytest.approx(sum(r.max_points for r in methods))
     later = [r for r in timed_out if r.case != timed_out[0].case]
     assert later and all("earlier case" in r.message for r in later), [r.message for r in later]
+
+
+def test_a_failing_row_quotes_its_worst_case_and_never_stands_without_a_hint():
+    # the walk: the column said "1e+00 > 1e-07" while the row's detail quoted case 1's 6.5e-02; and the second row
+    # failing for the same reason showed an empty "what to do"
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = _node(self, t, (self,))
+
+        def _backward(g):
+            self.grad += 1 - t * t
+        out._backward = _backward
+        return out
+
+    report = check("Value", namespace={"Value": _patched(tanh=tanh, exp=_v_unary("exp", "x"))})
+    rows = {row.name: row for row in report.rows}
+    grads = rows["a.tanh(): _backward(g) matches central differences"]
+    worst = max(r.rel_error for r in grads.results)
+    assert f"{worst:.1e}" in grads.details[0] and grads.rel_error.startswith(f"{worst:.0e}")
+    text = str(report)
+    twice = text.split("a.exp(): a leaf used twice")[1].split("\n  ")[0:3]
+    assert any("hint: the same as above" in line for line in twice), twice

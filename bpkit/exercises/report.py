@@ -77,9 +77,18 @@ class Row:
         return next((r.note for r in self.results if r.note), "")
 
     @property
+    def worst_failure(self) -> CheckResult | None:
+        """The failing case the relative-error column quotes (the largest error against its tolerance), else the
+        first failing case."""
+        measured = [r for r in self.results if not r.passed and r.rel_error is not None and r.tolerance]
+        if measured:
+            return max(measured, key=lambda r: r.rel_error / r.tolerance)
+        return self.first_failure
+
+    @property
     def details(self) -> tuple[str, str]:
-        """(message, hint) of the first failing case, the message naming that case."""
-        bad = self.first_failure
+        """(message, hint) of the worst failing case, the message naming that case."""
+        bad = self.worst_failure
         if bad is None:
             return "", ""
         label = bad.case if bad.case.startswith("case") else f"case {bad.case}"
@@ -125,6 +134,8 @@ class CheckReport:
             if text and key not in shown:
                 shown.add(key)
                 out[i] = text
+            elif text and kind == "hint" and not row.passed:
+                out[i] = "the same as above"     # a failing row never stands without a word
         return out
 
     @property
