@@ -65,7 +65,7 @@ release-check: $(VENV)/.installed
 mutants: $(VENV)/.installed-test
 	$(PY) tests/mutants.py
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
