@@ -12,6 +12,7 @@ import sys
 
 from . import runner
 from .catalog import UnknownName, find_function, is_exercise_id, student_exercise
+from .own_code import course_code_note, course_names
 from .report import CheckReport
 from .spec import Exercise, FunctionSpec
 
@@ -22,11 +23,15 @@ def _missing(spec: FunctionSpec):
 
 
 def _check_specs(specs: list[FunctionSpec], objects: dict, time_limit: float) -> CheckReport:
-    results = []
+    results, warnings = [], []
     for spec in specs:
         fn = objects.get(spec.name)
         results += _missing(spec) if fn is None else runner.run_checks(spec, fn, time_limit_s=time_limit)
-    return CheckReport(results, {spec.name: spec.signature for spec in specs})
+        if fn is not None:
+            warnings.append(course_code_note(spec.name, course_names(fn)))
+    report = CheckReport(results, {spec.name: spec.signature for spec in specs})
+    report.warnings = [w for w in warnings if w]
+    return report
 
 
 def check(target, namespace: dict | None = None, time_limit: float | None = None) -> CheckReport:
@@ -84,4 +89,5 @@ def magic_check(line: str, user_ns: dict) -> CheckReport:
     report = CheckReport([r for rep in reports for r in rep.results],
                          {k: v for rep in reports for k, v in rep.signatures.items()})
     report.problems = problems
+    report.warnings = [w for rep in reports for w in rep.warnings]
     return report

@@ -105,6 +105,7 @@ class CheckReport:
 
     def __init__(self, results: list[CheckResult], signatures: dict[str, str] | None = None):
         self.problems: list[str] = []   # one-line answers to a check() that could not run (bad argument, ...)
+        self.warnings: list[str] = []   # what the checks cannot show but the grader will (own_code: bpkit used)
         self.results = list(results)
         self.signatures = dict(signatures or {})
         self.rows: list[Row] = []
@@ -191,6 +192,7 @@ class CheckReport:
                     lines.append(f"        note: {notes[i]}")
         if len(self.functions()) > 1:
             lines.append(f"Total: {_points(self.score)}/{_points(self.max_score)} points")
+        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -232,4 +234,5 @@ class CheckReport:
         verdict = "every check passes" if self.passed else "some checks fail"
         out.append(f'<p style="text-align:left"><b>Score: {_points(self.score)} / {_points(self.max_score)}</b> '
                    f"({verdict})</p>")
+        out += [f'<p style="color:#9a6700;text-align:left"><b>warning:</b> {e(w)}</p>' for w in self.warnings]
         return "".join(out)
