@@ -46,6 +46,8 @@ from bpkit.exercises.source import BEGIN, END, code_cells  # noqa: E402
 EQUIVALENT = {
     ("sigmoid_backward", "sign: drop the minus in -x"):
         "s = sigmoid(-x) = 1 - sigmoid(x), and s * (1 - s) is symmetric in s and 1 - s: the same derivative",
+    ("mlp_loss", "const: 2 -> 1"):
+        "`if l >= 1` also runs the step back from layer 1 into the input X; that last dz is never used",
 }
 
 

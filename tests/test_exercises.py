@@ -40,7 +40,7 @@ def test_catalog_has_ex01_to_ex08_with_the_issue_functions():
     names = {s.name for _, s in SPECS}
     assert {"ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07", "ex08"} <= set(all_exercises())
     assert {"dL_dw", "dL_db", "Value", "linear_forward", "linear_backward", "relu_backward", "sigmoid_backward",
-            "softmax_cross_entropy", "mse_loss", "two_layer_net", "sgd_momentum_step", "adam_step",
+            "softmax_cross_entropy", "mse_loss", "mlp_loss", "sgd_momentum_step", "adam_step",
             "numerical_gradient", "layer_gradient_norms"} <= names
 
 
@@ -176,15 +176,30 @@ def _onehot(y, c):
     return out
 
 
-def _net(params, X, y, relu_mask=True, scale=1.0, dW2_T=False, sum_b=True):
-    z = X @ params["W1"] + params["b1"]
-    h = np.maximum(z, 0)
-    loss, p = _ce(h @ params["W2"] + params["b2"], y)
-    ds = scale * (p - _onehot(y, p.shape[1])) / len(y)
-    dh = ds @ params["W2"].T
-    dz = dh * (z > 0) if relu_mask else dh
-    return loss, {"W1": X.T @ dz, "b1": dz.sum(0) if sum_b else dz, "W2": ds.T @ h if dW2_T else h.T @ ds,
-                  "b2": ds.sum(0) if sum_b else ds}
+def _mlp(params, X, y, reg, bias_decay=False, decay_grad=1.0, relu_last=False, mask_above=False, sum_b=True,
+         scale=1.0, depth=None):
+    """ex05's mlp_loss with one mistake switched on, written here independently of the spec: the forward values
+    of every layer kept in lists (pre-activations zs, outputs hs), the backward pass walking them in reverse."""
+    L = depth or sum(k.startswith("W") for k in params)
+    Ws = [params[f"W{i + 1}"] for i in range(L)]
+    bs = [params[f"b{i + 1}"] for i in range(L)]
+    hs, zs = [X], []
+    for i in range(L):
+        zs.append(hs[-1] @ Ws[i] + bs[i])
+        hs.append(np.maximum(zs[-1], 0) if i < L - 1 or relu_last else zs[-1])
+    data, p = _ce(hs[-1], y)
+    decay = sum(float((W ** 2).sum()) for W in Ws) + (sum(float((b ** 2).sum()) for b in bs) if bias_decay else 0)
+    loss = scale * data + reg / 2 * decay
+    d = scale * (p - _onehot(y, p.shape[1])) / len(y)
+    if relu_last:
+        d = d * (zs[-1] > 0)
+    grads = {}
+    for i in reversed(range(L)):
+        grads[f"W{i + 1}"] = hs[i].T @ d + decay_grad * reg * Ws[i]
+        grads[f"b{i + 1}"] = (d.sum(0) if sum_b else d) + (reg * bs[i] if bias_decay else 0)
+        if i:
+            d = d @ Ws[i].T * ((zs[i] if mask_above else zs[i - 1]) > 0)
+    return loss, grads
 
 
 def _adam(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, correct=True, shift=0, inside=False,
@@ -383,11 +398,13 @@ WRONG = {
     ("mse_loss", "not_averaged"): lambda p, t: (float(((p - t) ** 2).mean()), 2 * (p - t)),
     ("mse_loss", "mean_over_rows"): lambda p, t: (float(((p - t) ** 2).sum() / len(p)), 2 * (p - t) / len(p)),
     ("mse_loss", "sign_flipped"): lambda p, t: (float(((p - t) ** 2).mean()), 2 * (t - p) / p.size),
-    ("two_layer_net", "relu_forgotten"): lambda params, X, y: _net(params, X, y, relu_mask=False),
-    ("two_layer_net", "dW2_transposed"): lambda params, X, y: _net(params, X, y, dW2_T=True),
-    ("two_layer_net", "db_not_summed"): lambda params, X, y: _net(params, X, y, sum_b=False),
-    ("two_layer_net", "not_averaged"): lambda params, X, y: _net(params, X, y, scale=len(y)),
-    ("two_layer_net", "sign_flipped"): lambda params, X, y: _net(params, X, y, scale=-1.0),
+    ("mlp_loss", "bias_regularized"): lambda params, X, y, reg: _mlp(params, X, y, reg, bias_decay=True),
+    ("mlp_loss", "reg_factor_2"): lambda params, X, y, reg: _mlp(params, X, y, reg, decay_grad=2.0),
+    ("mlp_loss", "relu_on_scores"): lambda params, X, y, reg: _mlp(params, X, y, reg, relu_last=True),
+    ("mlp_loss", "mask_from_layer_above"): lambda params, X, y, reg: _mlp(params, X, y, reg, mask_above=True),
+    ("mlp_loss", "db_not_summed"): lambda params, X, y, reg: _mlp(params, X, y, reg, sum_b=False),
+    ("mlp_loss", "not_averaged"): lambda params, X, y, reg: _mlp(params, X, y, reg, scale=len(y)),
+    ("mlp_loss", "two_layers_only"): lambda params, X, y, reg: _mlp(params, X, y, reg, depth=2),
     ("sgd_momentum_step", "lr_in_velocity"): lambda w, dw, v, lr, mu: (w + mu * v - lr * dw, mu * v - lr * dw),
     ("sgd_momentum_step", "dampened"): lambda w, dw, v, lr, mu: (w - lr * (mu * v + (1 - mu) * dw),
                                                                  mu * v + (1 - mu) * dw),

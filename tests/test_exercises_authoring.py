@@ -245,3 +245,21 @@ def test_the_gradebook_notes_a_gradient_computed_by_finite_differences():
         rows += scoring._grade(spec, case, i, Status.OK, "", values, notes)
     assert all(r.passed for r in rows)
     assert any("looks like finite differences" in r.note for r in rows)
+
+
+def test_a_row_over_several_outputs_checks_the_ones_each_case_has():
+    """ex05's networks of depth 1, 2 and 3: one row for dW1 ... dW3, a depth-1 case checking dW1 alone."""
+    from bpkit.exercises.checks import Context, value_check, returns_check
+
+    row = value_check(("dW1", "dW2", "dW3"), 2.0, "central differences")
+    shapes = returns_check(("loss", "dW1", "dW2", "dW3"), 0.5)
+    assert row.name == "dW1, dW2, dW3 match central differences"
+    shallow = {"loss": np.float64(1.0), "dW1": np.ones((3, 2))}
+    right = Context({}, dict(shallow), lambda case: shallow, None, [])
+    assert row.evaluate(right).passed and shapes.evaluate(right).passed
+    deep = {**shallow, "dW2": np.ones((2, 2)), "dW3": np.ones((2, 4))}
+    wrong = Context({}, {**deep, "dW3": 2 * np.ones((2, 4))}, lambda case: deep, None, [])
+    verdict = row.evaluate(wrong)
+    assert not verdict.passed and verdict.keys == ("dW3",) and verdict.message.startswith("dW3: relative error")
+    missing = Context({}, shallow, lambda case: deep, None, [])
+    assert shapes.evaluate(missing).keys == ("dW2", "dW3") and row.evaluate(missing).keys == ("dW2", "dW3")

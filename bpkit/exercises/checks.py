@@ -160,6 +160,8 @@ def describe(value) -> str:
 def _returns(check: Check, ctx: Context) -> Verdict:
     wrong, notes = [], []
     for key in check.keys:
+        if key not in ctx.expected:    # an output this case does not have (a parameter of a deeper network)
+            continue
         got, want = ctx.outputs.get(key, "!nothing"), np.asarray(ctx.expected[key])
         if isinstance(got, str) or got.shape != want.shape or got.dtype != want.dtype:
             wrong.append(key)
@@ -176,7 +178,18 @@ def _unchanged(check: Check, ctx: Context) -> Verdict:
 
 
 def _value(check: Check, ctx: Context) -> Verdict:
-    (key,) = check.keys
+    if len(check.keys) == 1:
+        return _value_of(check.keys[0], check, ctx)
+    # one row for several outputs (every layer's dW, however deep the case's network): the ones this case has
+    verdicts = [_value_of(key, check, ctx) for key in check.keys if key in ctx.expected]
+    errors = [v.rel_error for v in verdicts if v.rel_error is not None]
+    failed = [v for v in verdicts if not v.passed]
+    worst = max(errors) if errors and len(errors) == len(verdicts) else None
+    return Verdict(not failed, "; ".join(v.message for v in failed), worst, check.tolerance,
+                   keys=tuple(k for v in failed for k in v.keys))
+
+
+def _value_of(key: str, check: Check, ctx: Context) -> Verdict:
     got, want = ctx.outputs.get(key, "!nothing"), np.asarray(ctx.expected[key], dtype=np.float64)
     # a returned name (dW) leads the message; a driver's own key (exp.twice) means nothing to a student: the row's
     # name already says what was measured
@@ -233,13 +246,17 @@ def unchanged_check(names: tuple[str, ...], points: float, part: str = "", name:
                  hint="work on new arrays (x = x.copy(), or y = x * mask rather than x *= mask)")
 
 
-def value_check(key: str, points: float, against: str, tolerance: float = TOLERANCE, part: str = "",
+def value_check(key: str | tuple, points: float, against: str, tolerance: float = TOLERANCE, part: str = "",
                 hint: str = "", name: str | None = None, needs: tuple = (), parts: tuple = ()) -> Check:
     """The output ``key`` equals the expected value within ``tolerance`` (relative error, the course's policy).
+    ``key`` may be a tuple of outputs, checked in one row: those a case has (a network's dW1 ... dWL, whatever its
+    depth) must all match; the row's relative error is the worst of them.
     ``needs``: keys of other checks whose work this output reuses (see ``Check.needs``); ``parts``: named slices
     ``(label, axis, start, stop)`` a failure is described by (see ``Check.parts``)."""
-    return Check("value", name or f"{key.split('.')[-1]} matches {against}", points, (key,), tolerance, part, hint,
-                 tuple(needs), tuple(tuple(p) for p in parts))
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    label = ", ".join(k.split(".")[-1] for k in keys)
+    return Check("value", name or f"{label} match{'es' * (len(keys) == 1)} {against}", points, keys, tolerance,
+                 part, hint, tuple(needs), tuple(tuple(p) for p in parts))
 
 
 def weights_check(points: float, name: str = "leaves the model's weights unchanged", hint: str = "") -> Check:

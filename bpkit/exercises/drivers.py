@@ -50,12 +50,16 @@ def function(name: str, args, returns, ints=(), unchanged=None) -> Call:
 # ---- a dict of parameters in, (loss, dict of gradients) out (ex05) ---------------------------------------------
 
 def params_function(name: str, params, args, loss="loss") -> Call:
-    """``fn({p: case[p]}, *case[args]) -> (loss, {p: dp})``; outputs ``loss`` and ``dP`` for each parameter."""
+    """``fn({p: case[p]}, *case[args]) -> (loss, {p: dp})``; outputs ``loss`` and ``dP`` for each parameter.
+
+    ``params`` lists every parameter a case may hold, in order; a case holding only some of them (a network of
+    another depth: W1, b1 only, or W1 ... b3) passes those, and has outputs for those only."""
     params, args = tuple(params), tuple(args)
 
     def call(fn, case):
         values = copies(case, args)
-        given = dict(zip(params, copies(case, params)))
+        here = tuple(p for p in params if p in case)
+        given = dict(zip(here, copies(case, here)))
         result = call_with(fn, name, ("params", *args), [given, *values])
         if result is None:
             return {"__invalid__": f"{name} returned None: did you forget `return`?"}
@@ -63,7 +67,7 @@ def params_function(name: str, params, args, loss="loss") -> Call:
             return {"__invalid__": f"{name} should return 2 values ({loss}, grads)"}
         value, grads = result
         outputs = {loss: plain(value), **{INPUT + a: v for a, v in zip(args, values)}}
-        for p in params:
+        for p in here:
             got = grads.get(p, "!nothing") if isinstance(grads, dict) else "!nothing"
             outputs[f"d{p}"] = got if isinstance(got, str) else plain(got)
             outputs[INPUT + p] = given[p]
