@@ -116,22 +116,24 @@ def _stub(*args, **kwargs):
 class StubValue(ReferenceValue):
     """What a released ex02 looks like: the constructor and + work, every solution region raises."""
 
-    def __mul__(self, other):
-        out = ReferenceValue.__mul__(self, other)
-
+    @staticmethod
+    def _unwritten(out):
         def _backward(g):
             raise NotImplementedError("write this step")
         out._backward = _backward
         return out
 
+    def __mul__(self, other):
+        return self._unwritten(ReferenceValue.__mul__(self, other))
+
     def tanh(self):
-        raise NotImplementedError("write this step")
+        return self._unwritten(ReferenceValue.tanh(self))
 
     def exp(self):
-        raise NotImplementedError("write this step")
+        return self._unwritten(ReferenceValue.exp(self))
 
     def __pow__(self, k):
-        raise NotImplementedError("write this step")
+        return self._unwritten(ReferenceValue.__pow__(self, k))
 
     def backward(self):
         raise NotImplementedError("write this step")
@@ -143,8 +145,11 @@ def test_a_released_stub_scores_zero_with_not_implemented_yet(exercise_id, spec)
     rows = run_checks(spec, stub)
     got, full = score(rows)
     assert got == 0 and math.isclose(full, spec.points)
-    assert {r.status for r in rows} == {"not_implemented"}
-    assert all(r.message == "not implemented yet" for r in rows)
+    given = [r for r in rows if "(given code, no points)" in r.name]       # ex02's forward values: given, 0 points
+    assert all(r.passed and r.max_points == 0 for r in given)
+    todo = [r for r in rows if r not in given]
+    assert {r.status for r in todo} == {"not_implemented"}
+    assert all(r.message == "not implemented yet" for r in todo)
     text = str(check(spec.name, namespace={spec.name: stub}))
     assert "not implemented yet" in text and "Traceback" not in text
 
@@ -505,7 +510,7 @@ def test_a_closure_that_forgets_g_is_told_it_misses_a_factor_of_g():
     report = check("Value", namespace={"Value": _patched(tanh=_v_unary("tanh", "nog"))})
     failing = {row.name: {r.hint for r in row.results if not r.passed} for row in report.rows if not row.passed}
     hints = failing["a.tanh(): _backward(g) matches central differences"]
-    assert hints and all(h.startswith("grads is missing a factor of g") for h in hints), hints
+    assert hints and all(h.startswith("the result is missing a factor of g") for h in hints), hints
 
 
 def test_backward_is_graded_on_its_own_graph_even_when_every_op_is_unfinished():
@@ -515,7 +520,7 @@ def test_backward_is_graded_on_its_own_graph_even_when_every_op_is_unfinished():
 
     report = check("Value", namespace={"Value": OpsUnfinished})
     rows = {row.name: row for row in report.rows}
-    assert rows["a * b: forward value"].status == "not_implemented"
+    assert rows["a * b: forward value (given code, no points)"].status == "not_implemented"
     assert all(row.passed for name, row in rows.items() if name.startswith("backward()")), rows
 
 
@@ -542,7 +547,7 @@ def test_one_unfinished_method_does_not_zero_the_others():
 
     report = check("Value", namespace={"Value": Partial})
     statuses = {row.name: row.status for row in report.rows}
-    assert statuses["a.tanh(): forward value"] == "not_implemented"
+    assert statuses["a.tanh(): forward value (given code, no points)"] == "not_implemented"
     assert statuses["a * b: _backward(g) matches central differences"] == "ok"
     assert 0 < report.score < report.max_score
 
@@ -668,6 +673,8 @@ def test_an_endless_backward_in_check_costs_backward_not_the_methods_that_work()
     assert sum(r.points for r in rows) == pytest.approx(sum(r.max_points for r in methods))
     later = [r for r in timed_out if r.case != timed_out[0].case]
     assert later and all("earlier case" in r.message for r in later), [r.message for r in later]
+    # the first says how long it was given and how to give it longer
+    assert "within 1 s" in timed_out[0].message and "time_limit=" in timed_out[0].message, timed_out[0].message
 
 
 def test_a_failing_row_quotes_its_worst_case_and_never_stands_without_a_hint():

@@ -179,6 +179,7 @@ def _second_graph(a, b):
 
 
 UNARY_OPS = ("tanh", "exp", "pow")
+FORWARD = ":forward"       # the part name of an op's forward value (``value_class``), beside the op's own part
 
 
 def _run_backward(node, g) -> None:
@@ -196,14 +197,8 @@ def _run_backward(node, g) -> None:
     node._backward(g)
 
 
-def _one_op(V, op, case):
-    """Build one op from fresh leaves, run only its ``_backward(g)``; then the same op twice on one leaf.
-
-    Outputs: ``OP.data``, ``OP.grads`` (each leaf's grad after one _backward(g)) and ``OP.twice`` (a leaf's grad
-    after two nodes made from it each ran _backward(g): the contributions must add up).
-    """
-    g = case["g"]
-
+def _build_op(V, op, case):
+    """(the op's node, its leaves) built from fresh leaves, and ``build`` to make the op again from other leaves."""
     def build(*leaves):
         if op == "mul":
             return leaves[0] * leaves[1]
@@ -211,9 +206,26 @@ def _one_op(V, op, case):
 
     first = case["p"] if op == "pow" else case["a"]
     leaves = [V(first), V(case["b"])] if op == "mul" else [V(first)]
-    out = build(*leaves)
+    return build(*leaves), leaves, build
+
+
+def _op_forward(V, op, case):
+    """Output ``OP.data``: the op's value, checked on its own (a forward pass that works is not undone by an
+    unfinished _backward)."""
+    return {f"{op}.data": plain(_build_op(V, op, case)[0].data)}
+
+
+def _one_op(V, op, case):
+    """Build one op from fresh leaves, run only its ``_backward(g)``; then the same op twice on one leaf.
+
+    Outputs: ``OP.grads`` (each leaf's grad after one _backward(g)) and ``OP.twice`` (a leaf's grad after two nodes
+    made from it each ran _backward(g): the contributions must add up).
+    """
+    g = case["g"]
+    out, leaves, build = _build_op(V, op, case)
+    first = case["p"] if op == "pow" else case["a"]
     _run_backward(out, g)
-    result = {f"{op}.data": plain(out.data), f"{op}.grads": plain([leaf.grad for leaf in leaves])}
+    result = {f"{op}.grads": plain([leaf.grad for leaf in leaves])}
     c = V(first)
     if op == "mul":
         square = c * c
@@ -289,6 +301,7 @@ def value_class(name: str = "Value", ops=("mul", *UNARY_OPS)) -> Call:
         if not isinstance(V, type):
             return {"__invalid__": f"expected the class {name} itself (check({name})), got a {type(V).__name__}"}
         for op in ops:
+            attempt(outputs, op + FORWARD, lambda op=op: _op_forward(V, op, case), case)
             attempt(outputs, op, lambda op=op: _one_op(V, op, case), case)
         attempt(outputs, "backward", lambda: _whole_graph(V, case), case)
         return outputs

@@ -76,5 +76,4 @@ def course_code_note(name: str, used: dict[str, str]) -> str:
         return ""
     what = ", ".join(f"{n} ({module})" for n, module in sorted(used.items()))
     return (f"{name} uses the course's own code: {what}. When your instructor grades it, bpkit is not there: the "
-            "function fails and is flagged. Write it with NumPy (and your own helpers) alone; the objects a check "
-            "passes in, such as a model, are fine to use.")
+            "function fails and is flagged. Write it with NumPy (and your own helpers) alone.")

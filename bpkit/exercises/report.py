@@ -192,6 +192,8 @@ class CheckReport:
                     lines.append(f"        note: {notes[i]}")
         if len(self.functions()) > 1:
             lines.append(f"Total: {_points(self.score)}/{_points(self.max_score)} points")
+        if self.warnings:
+            lines.append("(grading will not give these points: read the warning below)")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -225,13 +227,16 @@ class CheckReport:
                                                  f"<b>note:</b> {e(notes[i])}" if i in notes else "") if x)
                 first = (f'<td rowspan="{len(rows)}" style="{cell}"><code style="white-space:normal">'
                          f'{e(self.signatures.get(name, name))}</code></td>') if i == 0 else ""
+                figure = f"{cell};white-space:nowrap"         # "<= 1e-07", "4/4 cases": never split
                 out.append(f"<tr>{first}<td style=\"{cell}\">{e(row.title)}</td>"
                            f'<td style="{cell};color:{color};font-weight:bold">{e(row.verdict)}</td>'
-                           f'<td style="{cell}">{e(row.rel_error)}</td><td style="{cell}">{e(row.cases)}</td>'
-                           f'<td style="{cell}">{_points(row.points)}&nbsp;/&nbsp;{_points(row.max_points)}</td>'
+                           f'<td style="{figure}">{e(row.rel_error)}</td><td style="{figure}">{e(row.cases)}</td>'
+                           f'<td style="{figure}">{_points(row.points)}&nbsp;/&nbsp;{_points(row.max_points)}</td>'
                            f'<td style="{cell}">{advice}</td></tr>')
         out.append("</tbody></table>")
         verdict = "every check passes" if self.passed else "some checks fail"
+        if self.warnings:
+            verdict += ", but read the warning below: grading will not give these points"
         out.append(f'<p style="text-align:left"><b>Score: {_points(self.score)} / {_points(self.max_score)}</b> '
                    f"({verdict})</p>")
         out += [f'<p style="color:#9a6700;text-align:left"><b>warning:</b> {e(w)}</p>' for w in self.warnings]

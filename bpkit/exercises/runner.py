@@ -13,7 +13,7 @@ from .calling import SIGNATURE, CallTimeout, describe_exception, time_limit
 from .checks import MISTAKES, RAISES
 from .public import public_seed
 from .spec import Case, CheckResult, FunctionSpec, Status
-from ..status import PART_STATUS, SKIP_PARTS
+from ..status import PART_MESSAGE, PART_STATUS, SKIP_PARTS
 
 NOT_IMPLEMENTED = "not implemented yet"
 TIME_LIMIT = 5.0     # seconds per call of the student's function; check(..., time_limit=...) changes it
@@ -55,8 +55,12 @@ def run_checks(spec: FunctionSpec, fn, cases: list[Case] | None = None,
                                      hint="look for a loop that never ends, or work far larger than the inputs need")
                 continue
             outputs = partial       # the parts that returned are graded; the part that ran out says "timeout"
-            skipped |= {key[:-len(PART_STATUS)] for key, value in partial.items()
-                        if key.endswith(PART_STATUS) and value == Status.TIMEOUT}
+            stopped = {key[:-len(PART_STATUS)] for key, value in partial.items()
+                       if key.endswith(PART_STATUS) and value == Status.TIMEOUT}
+            for part in stopped:
+                outputs[part + PART_MESSAGE] = (f"did not return within {time_limit_s:g} s (an endless loop? "
+                                                "check(..., time_limit=seconds) allows longer)")
+            skipped |= stopped
         except NotImplementedError:
             rows += spec.failure(case, Status.NOT_IMPLEMENTED, NOT_IMPLEMENTED,
                                  hint="replace the raise NotImplementedError(...) line with your code")
