@@ -300,6 +300,18 @@ def test_a_saliency_that_updates_the_weights_loses_the_weights_check_and_is_told
     assert lost == pytest.approx(next(c.points for c in SALIENCY.checks if c.kind == "weights"))
 
 
+def test_a_saliency_that_changes_the_models_layers_is_caught_too():
+    # parameters alone missed it: appending a layer keeps every existing weight as it was
+    grows = _define(_FORWARD_BACKWARD + '''
+    model.layers.append(type(model.layers[1])())
+    return dx
+''')
+    rows = [r for r in run_checks(SALIENCY, grows) if r.name == WEIGHTS_NAME]
+    assert rows and not any(r.passed for r in rows)
+    assert all(r.message.startswith("saliency changed the model's weights: its list of layers changed (they were ")
+               and "; now they are" in r.message for r in rows), [r.message for r in rows]
+
+
 def test_the_message_names_the_layer_and_how_far_it_moved():
     nudge = _define(_FORWARD_BACKWARD + '''
     model.layers[-1].params["W"] += 0.03

@@ -18,7 +18,7 @@ import numpy as np
 from ..gradcheck import TOLERANCE, numerical_gradient, relative_error
 from . import diagnose
 from .calling import INPUT_PREFIX as INPUT, MESSAGE, STATUS
-from .drivers import WEIGHTS, WEIGHTS_CHANGED
+from .drivers import WEIGHTS, WEIGHTS_CHANGED, WEIGHTS_LAYERS
 from .spec import Case, CheckResult, FunctionSpec, Mistake, Outputs, Status
 
 EXPECTED, MISTAKES, EXACT = "__expected__", "__mistakes__", "__exact__"   # keys of a case carrying public data
@@ -220,6 +220,9 @@ def _weights(check: Check, ctx: Context) -> Verdict:
         return Verdict(True)
     words = []
     for key, value in sorted(moved, key=lambda kv: -np.inf if isinstance(kv[1], str) else -float(kv[1])):
+        if key == WEIGHTS_LAYERS:
+            words.insert(0, f"its list of layers changed ({value.lstrip('!')})")
+            continue
         i, kind, name = key[len(WEIGHTS):].split(".", 2)
         what = f"the {name} of model.layers[{i}] ({kind})"
         words.append(f"{what} {value.lstrip('!')}" if isinstance(value, str)

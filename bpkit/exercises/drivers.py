@@ -359,6 +359,7 @@ def gradient_of_objective(name: str) -> Call:
 
 WEIGHTS = "weights:"                   # outputs["weights:2.Linear.W"]: how far that parameter moved during the call
 WEIGHTS_CHANGED = WEIGHTS + "changed"   # 1.0 when any parameter of the model changed during the call, else 0.0
+WEIGHTS_LAYERS = WEIGHTS + "layers"     # present only when the call changed the model's list of layers (a "!" text)
 
 
 def network_case(rng, n: int, widths, activation: str, inputs: str = "X", labels: str = "y") -> dict:
@@ -433,6 +434,14 @@ def _snapshot(model) -> list:
             for i, layer in enumerate(model.layers) for name, array in layer.params.items()]
 
 
+def _layer_names(model) -> str:
+    """The model's layers by type, in order ("Linear, Tanh, Linear"); a model without a list of layers says so."""
+    try:
+        return ", ".join(type(layer).__name__ for layer in model.layers)
+    except Exception:  # noqa: BLE001 - the call replaced model.layers with something that is not a list of layers
+        return "(not a list of layers)"
+
+
 def _moved(model, i: int, name: str, before: np.ndarray):
     """How far ``model.layers[i].params[name]`` moved from ``before``: the largest change as a float (0.0 when
     it is exactly the same), or a "!" string when it is no longer an array of that shape."""
@@ -466,10 +475,13 @@ def model_function(name: str, args, returns, weights_unchanged: bool = False) ->
         values = copies(case, args)
         model = build_model(case)
         before = _snapshot(model) if weights_unchanged else []
+        layers = _layer_names(model) if weights_unchanged else ""
         out = unpack(call_with(fn, name, ("model", *args), [model, *values]), returns, name)
         out.update({INPUT + a: v for a, v in zip(args, values)})
         if weights_unchanged:
             moved = {f"{WEIGHTS}{i}.{kind}.{p}": _moved(model, i, p, array) for i, kind, p, array in before}
+            if _layer_names(model) != layers:
+                moved[WEIGHTS_LAYERS] = f"!they were {layers}; now they are {_layer_names(model)}"
             out[WEIGHTS_CHANGED] = float(any(v != 0.0 for v in moved.values()))
             out.update(moved)
         return out
