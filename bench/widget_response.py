@@ -89,6 +89,18 @@ def report_errors(state) -> None:
         print(f"warning: {state['path']} had failing cells (the widgets are still timed): {failed}", flush=True)
 
 
+def open_and_arm(page, lab, path: str, marker: str, settle_ms: int) -> None:
+    """Open ``path``, restart and run all, wait for the figure of the cell holding ``marker`` and arm the clock
+    on it (its first Plotly figure)."""
+    lab_tools.open_notebook(page, lab, path)
+    report_errors(lab_tools.restart_and_run_all(page, timeout=180))
+    cell = page.locator(".jp-CodeCell", has_text=marker)
+    cell.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    cell.first.scroll_into_view_if_needed()
+    page.wait_for_timeout(settle_ms)
+    page.evaluate(_ARM_JS, [marker, 0])
+
+
 def show(name, values) -> None:
     print(f"{name}: median {statistics.median(values) * 1e3:.0f} ms, max {max(values) * 1e3:.0f} ms "
           f"over {len(values)} changes", flush=True)
@@ -105,14 +117,8 @@ def main(shots: Path) -> None:
             page = browser.new_page(viewport=lab_tools.VIEWPORT, device_scale_factor=1)
             results = {}
 
-            lab_tools.open_notebook(page, lab, "lessons/07_optimizers.ipynb")
-            state = lab_tools.restart_and_run_all(page, timeout=180)
-            report_errors(state)
             marker = "race_widget = OptimizerRace"
-            page.locator(".jp-CodeCell", has_text=marker).locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-            page.locator(".jp-CodeCell", has_text=marker).first.scroll_into_view_if_needed()
-            page.wait_for_timeout(2000)
-            page.evaluate(_ARM_JS, [marker, 0])
+            open_and_arm(page, lab, "lessons/07_optimizers.ipynb", marker, settle_ms=2000)
             page.screenshot(path=str(shots / "07-race-before.png"))
             run_code(page, "race_widget.steps.value = 990")
             page.wait_for_timeout(1500)
@@ -145,14 +151,8 @@ def main(shots: Path) -> None:
             page.wait_for_timeout(1000)
             page.screenshot(path=str(shots / "07-race-3d.png"))
 
-            lab_tools.open_notebook(page, lab, "lessons/06_gradient_descent.ipynb")
-            state = lab_tools.restart_and_run_all(page, timeout=180)
-            report_errors(state)
             marker = "explorer = GradientDescentExplorer"
-            page.locator(".jp-CodeCell", has_text=marker).locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-            page.locator(".jp-CodeCell", has_text=marker).first.scroll_into_view_if_needed()
-            page.wait_for_timeout(1500)
-            page.evaluate(_ARM_JS, [marker, 0])
+            open_and_arm(page, lab, "lessons/06_gradient_descent.ipynb", marker, settle_ms=1500)
             explorer = []
             for fraction in [0.9, 0.3, 0.7, 0.5, 0.8, 0.2]:
                 explorer.append(timed(page, drag(page, marker, "learning rate", fraction)))
